@@ -1,0 +1,1 @@
+"""yizhan's HTTP service (FastAPI) and command line (Typer)."""

@@ -1,0 +1,257 @@
+"""The ``yizhan`` command line (Typer). Exit codes: 0 ok, 1 bad input, 2 usage error."""
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from geo.errors import YizhanError, InputError
+
+app = typer.Typer(help="驿站 yizhan: outdoor-worker rest stations and worker homes — import, "
+                       "nearest, coverage, suggestions, reports, maps, HTTP API.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+import_app = typer.Typer(help="Load areas, sites, demand points or candidate places from a file.",
+                         no_args_is_help=True)
+export_app = typer.Typer(help="Write sites to a file.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports.", no_args_is_help=True)
+map_app = typer.Typer(help="Stand-alone HTML maps.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for writes (the secret is shown once).", no_args_is_help=True)
+vocab_app = typer.Typer(help="Kinds, levels, statuses, services: data, not code.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+app.add_typer(report_app, name="report")
+app.add_typer(map_app, name="map")
+app.add_typer(token_app, name="token")
+app.add_typer(vocab_app, name="vocab")
+
+out = Console()
+err = Console(stderr=True)
+
+CrsOpt = Annotated[Optional[str], typer.Option("--crs", help="wgs84 (default), gcj02, bd09 or EPSG:NNNN")]
+
+
+class Level(str, Enum):
+    district = "district"
+    street = "street"
+    community = "community"
+
+
+class ExportFormat(str, Enum):
+    geojson = "geojson"
+    csv = "csv"
+    xlsx = "xlsx"
+    gpkg = "gpkg"
+
+
+def engine():
+    """Engine for ``YIZHAN_DATABASE_URL`` (default ``sqlite:///yizhan.db``), schema upgraded."""
+    from geo.db import engine_from_url, ensure_schema
+    from geo.settings import get_settings
+
+    eng = engine_from_url(get_settings().database_url)
+    ensure_schema(eng)
+    return eng
+
+
+@contextmanager
+def progress_bar(label: str):
+    """A rich progress bar on stderr; yields a ``(done, total)`` callback."""
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as p:
+        task = p.add_task(label, total=None)
+        yield lambda done, total: p.update(task, completed=done, total=total)
+
+
+def fail(e: YizhanError) -> None:
+    """Print a domain error and exit 1."""
+    problems = getattr(e, "problems", None)
+    if problems:
+        err.print(f"[red]error:[/red] {len(problems)} problem(s); nothing was written", highlight=False)
+        for p in problems[:200]:
+            err.print(f"  {p}", highlight=False, markup=False)
+        if len(problems) > 200:
+            err.print(f"  … and {len(problems) - 200} more", highlight=False)
+    else:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+    raise typer.Exit(1)
+
+
+def show_report(report) -> None:
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    out.print(report.summary(), highlight=False)
+
+
+def parse_day(value: Optional[str], name: str) -> Optional[dt.date]:
+    if value is None:
+        return None
+    from geo.records import parse_date
+    try:
+        return parse_date(value)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint=name) from None
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database schema (migrations)."""
+    from geo.db import current_revision
+    eng = engine()
+    out.print(f"schema at revision {current_revision(eng)} ({eng.url.render_as_string(hide_password=True)})")
+
+
+@import_app.command("areas")
+def import_areas_cmd(file: Path, level: Annotated[Level, typer.Option(help="street or community")],
+                     crs: CrsOpt = None,
+                     dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
+    """Load street or community polygons (code, name, parent)."""
+    from geo.import_areas import import_areas
+    try:
+        with progress_bar("areas") as cb:
+            show_report(import_areas(engine(), file, level=level.value, crs=crs, dry_run=dry_run,
+                                     progress=cb))
+    except YizhanError as e:
+        fail(e)
+
+
+@import_app.command("sites")
+def import_sites_cmd(file: Path, kind: Annotated[Optional[str], typer.Option(help="love_station, worker_home, …")] = None,
+                     crs: CrsOpt = None,
+                     dry_run: Annotated[bool, typer.Option("--dry-run", help="check and report, write nothing")] = False,
+                     upsert: Annotated[bool, typer.Option("--upsert", help="update existing sites by code")] = False,
+                     effective_on: Annotated[Optional[str], typer.Option("--effective-on", help="date the changes take effect (default today)")] = None) -> None:
+    """Load sites; all rows or none."""
+    from geo.imports import import_sites
+    if effective_on and not upsert:
+        raise typer.BadParameter("--effective-on goes with --upsert", param_hint="--effective-on")
+    try:
+        with progress_bar("sites") as cb:
+            show_report(import_sites(engine(), file, kind=kind, crs=crs, dry_run=dry_run, upsert=upsert,
+                                     effective_on=parse_day(effective_on, "--effective-on"),
+                                     actor="cli", progress=cb))
+    except YizhanError as e:
+        fail(e)
+
+
+@import_app.command("demand")
+def import_demand_cmd(file: Path, crs: CrsOpt = None,
+                      replace: Annotated[bool, typer.Option("--replace", help="drop the demand points loaded before")] = False,
+                      dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
+    """Load outdoor-worker demand points (weight = workers there, default 1)."""
+    from geo.import_points import import_demand
+    try:
+        with progress_bar("demand") as cb:
+            show_report(import_demand(engine(), file, crs=crs, replace=replace, dry_run=dry_run, progress=cb))
+    except YizhanError as e:
+        fail(e)
+
+
+@import_app.command("candidates")
+def import_candidates_cmd(file: Path, crs: CrsOpt = None,
+                          replace: Annotated[bool, typer.Option("--replace", help="drop the candidates loaded before")] = False,
+                          dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
+    """Load candidate places for new stations."""
+    from geo.import_points import import_candidates
+    try:
+        with progress_bar("candidates") as cb:
+            show_report(import_candidates(engine(), file, crs=crs, replace=replace, dry_run=dry_run, progress=cb))
+    except YizhanError as e:
+        fail(e)
+
+
+@export_app.command("sites")
+def export_sites_cmd(format: Annotated[ExportFormat, typer.Option("--format")],
+                     out_path: Annotated[Path, typer.Option("--out")],
+                     kind: Annotated[Optional[str], typer.Option()] = None) -> None:
+    """Export sites (re-importing the file gives the same sites)."""
+    from geo.exports import export_sites
+    try:
+        with engine().connect() as conn:
+            n = export_sites(conn, out_path, fmt=format.value, kind=kind)
+    except YizhanError as e:
+        fail(e)
+    out.print(f"wrote {n} sites to {out_path}")
+
+
+@token_app.command("create")
+def token_create(role: Annotated[str, typer.Option(help="planner or admin (reader: read-only)")],
+                 name: Annotated[Optional[str], typer.Option(help="who holds it")] = None) -> None:
+    """Create a token; its secret is printed once and stored only as a hash."""
+    from geo.tokens import create_token
+    try:
+        with engine().begin() as conn:
+            tid, secret = create_token(conn, role=role, name=name)
+    except YizhanError as e:
+        fail(e)
+    out.print(f"token {tid} ({role}, {name or role}) — keep this secret, it is not shown again:")
+    print(secret)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Revoke a token by id."""
+    from geo.tokens import revoke_token
+    try:
+        with engine().begin() as conn:
+            revoke_token(conn, token_id)
+    except YizhanError as e:
+        fail(e)
+    out.print(f"token {token_id} revoked")
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    from geo.tokens import list_tokens
+    with engine().connect() as conn:
+        for t in list_tokens(conn):
+            out.print(f"{t.id}\t{t.role}\t{t.name}\t{t.created_at:%Y-%m-%d}\t"
+                      f"{'revoked ' + t.revoked_at.strftime('%Y-%m-%d') if t.revoked_at else 'active'}")
+
+
+@vocab_app.command("list")
+def vocab_list(domain: Annotated[Optional[str], typer.Argument()] = None) -> None:
+    """Show the vocabulary (kind, level, status, service, demand_category)."""
+    from geo.vocab import Vocabulary
+    with engine().connect() as conn:
+        v = Vocabulary.load(conn)
+    for d, terms in v.terms.items():
+        if domain and d != domain:
+            continue
+        for code in v.codes(d):
+            out.print(f"{d}\t{code}\t{terms[code]['zh']}\t{terms[code]['en']}", highlight=False)
+
+
+@vocab_app.command("add")
+def vocab_add(domain: str, code: str, label_zh: str, label_en: Annotated[Optional[str], typer.Argument()] = None,
+              rank: Annotated[int, typer.Option()] = 100) -> None:
+    """Add a term, e.g. ``yizhan vocab add kind childcare 爱心托管班 "childcare class"``."""
+    import sqlalchemy as sa
+    from geo.models import vocab
+    from geo.vocab import DOMAINS
+    if domain not in DOMAINS:
+        raise typer.BadParameter(f"domain must be one of {', '.join(DOMAINS)}", param_hint="DOMAIN")
+    with engine().begin() as conn:
+        if conn.execute(sa.select(vocab.c.code).where(vocab.c.domain == domain, vocab.c.code == code)).first():
+            fail(InputError(f"{domain} {code!r} exists already", field="code"))
+        conn.execute(vocab.insert().values(domain=domain, code=code, label_zh=label_zh,
+                                           label_en=label_en or code, rank=rank))
+    out.print(f"added {domain} {code} ({label_zh})")
+
+
+from api import cli_analysis  # noqa: E402,F401  (registers nearest, coverage, suggest, report, map, serve, demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,220 @@
+"""Reading the files people bring: CSV (encoding detected), XLSX, GeoJSON, GeoPackage, Shapefile.
+
+Private module: :mod:`geo.imports` is the public face. Every failure here is an
+:class:`~geo.errors.InputError` naming the file (and row/field where there is one).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from geo.errors import InputError, Problem
+
+#: Canonical column → accepted headers (compared after :func:`_norm_header`).
+HEADERS: dict[str, tuple[str, ...]] = {
+    "code": ("code", "编号", "站点编号", "代码", "编码", "区划代码", "id"),
+    "name": ("name", "名称", "站点名称", "名字"),
+    "lon": ("lon", "lng", "longitude", "经度", "x坐标"),
+    "lat": ("lat", "latitude", "纬度", "y坐标"),
+    "kind": ("kind", "类型", "站点类型"),
+    "level": ("level", "级别", "等级", "建设级别"),
+    "status": ("status", "状态", "建设状态"),
+    "address": ("address", "地址", "详细地址"),
+    "street": ("street", "街道", "所属街道", "街道(乡镇)"),
+    "community": ("community", "社区", "所属社区"),
+    "services": ("services", "服务", "服务项目", "服务内容"),
+    "opening_hours": ("opening_hours", "开放时间", "营业时间", "服务时间"),
+    "opened_on": ("opened_on", "建成日期", "建成时间", "启用日期"),
+    "closed_on": ("closed_on", "撤销日期", "撤销时间", "关闭日期"),
+    "host_org": ("host_org", "依托单位", "承建单位"),
+    "operator": ("operator", "运营方", "运营单位", "管理单位"),
+    "phone": ("phone", "联系电话", "电话", "联系方式"),
+    "capacity": ("capacity", "容量", "可容纳人数"),
+    "weight": ("weight", "人数", "户外劳动者人数", "权重"),
+    "category": ("category", "类别", "分类"),
+    "parent": ("parent", "上级", "所属街道代码", "上级代码"),
+}
+
+TABULAR = {".csv", ".txt", ".tsv"}
+EXCEL = {".xlsx", ".xlsm"}
+GEO = {".geojson", ".json", ".gpkg", ".shp", ".zip"}
+
+
+def _norm_header(h) -> str:
+    s = str(h).replace("\ufeff", "").strip().lower()
+    s = re.sub(r"[（(\[【].*?[)）\]】]", "", s)  # 经度(GCJ02) → 经度
+    return re.sub(r"[\s_\-]+", "_", s).strip("_")
+
+
+_LOOKUP = {_norm_header(a): canon for canon, aliases in HEADERS.items() for a in aliases}
+
+
+@dataclass
+class Table:
+    """A file read into text cells with canonical column names."""
+
+    path: Path
+    frame: pd.DataFrame          # str cells ('' for empty), canonical column names
+    geometry: object = None      # GeoSeries for geo files
+    file_crs: str | None = None  # the CRS the file declares (geo files)
+    row_label: str = "row"       # "row" (header is row 1) or "feature"
+    encoding: str | None = None
+
+    def row_number(self, i: int) -> int:
+        return i + 2 if self.row_label == "row" else i + 1
+
+    def problem(self, i: int | None, field: str | None, message: str, severity="error") -> Problem:
+        row = None if i is None else self.row_number(i)
+        src = self.path.name if self.row_label == "row" else f"{self.path.name} (feature numbers)"
+        return Problem(src, row, field, message, severity)
+
+
+def _fail(path: Path, message: str, field: str | None = None) -> InputError:
+    return InputError([Problem(path.name, None, field, message)])
+
+
+def detect_encoding(data: bytes, path: Path) -> str:
+    """Tell UTF-8 (with or without BOM), UTF-16 and GBK/GB18030 apart; refuse broken text."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        enc = "utf-8-sig"
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        enc = "utf-16"
+    else:
+        try:
+            data.decode("utf-8")
+            return "utf-8"
+        except UnicodeDecodeError as e:
+            text = data.decode("utf-8", errors="replace")
+            bad = text.count("\ufffd")
+            valid_multibyte = sum(1 for ch in text if ord(ch) > 0x7F) - bad
+            if 0 < bad <= 3 and valid_multibyte >= 2 * bad:
+                line = data[:e.start].count(b"\n") + 1
+                raise _fail(path, f"the file is UTF-8 but has a broken byte at line {line} "
+                                  f"(byte {e.start}); fix or re-save it as UTF-8") from None
+            try:
+                data.decode("gb18030")
+                return "gb18030"
+            except UnicodeDecodeError:
+                raise _fail(path, "cannot tell the text encoding (tried UTF-8, UTF-16 and "
+                                  "GBK/GB18030); save the file as UTF-8") from None
+    try:
+        data.decode(enc)
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise _fail(path, f"the file starts as {enc} but has a broken byte at line {line}") from None
+    return enc
+
+
+def _canonical(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    mapping, seen = {}, {}
+    for col in frame.columns:
+        canon = _LOOKUP.get(_norm_header(col))
+        if canon is None:
+            continue
+        if canon in seen:
+            raise _fail(path, f"columns {seen[canon]!r} and {col!r} both mean {canon!r}", canon)
+        seen[canon] = col
+        mapping[col] = canon
+    out = frame[list(mapping)].rename(columns=mapping)
+    return out.fillna("").astype(str).apply(lambda s: s.str.strip())
+
+
+def _read_csv(path: Path, data: bytes) -> Table:
+    enc = detect_encoding(data, path)
+    text = data.decode(enc)
+    sep = "\t" if path.suffix.lower() == ".tsv" else None
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep,
+                            engine="python", skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as e:
+        raise _fail(path, f"not a readable CSV table: {e}") from None
+    return Table(path, _canonical(frame, path), encoding=enc)
+
+
+def _read_xlsx(path: Path) -> Table:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=False, data_only=True)
+    except Exception as e:  # noqa: BLE001 - openpyxl raises many kinds
+        raise _fail(path, f"not a readable XLSX workbook: {e}") from None
+    ws = wb.worksheets[0]
+    for rng in ws.merged_cells.ranges:
+        if rng.min_row == 1:
+            raise _fail(path, f"the header row has merged cells ({rng.coord}); "
+                              "unmerge them so each column has its own header")
+    rows = list(ws.iter_rows(values_only=True))
+    if not rows:
+        raise _fail(path, "the first sheet is empty")
+    header = ["" if h is None else str(h) for h in rows[0]]
+
+    def cell(v):
+        if v is None:
+            return ""
+        if hasattr(v, "date") and hasattr(v, "hour"):
+            return v.date().isoformat() if (v.hour, v.minute, v.second) == (0, 0, 0) else v.isoformat()
+        if hasattr(v, "isoformat"):
+            return v.isoformat()
+        if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        return str(v)
+
+    body = [[cell(v) for v in r] for r in rows[1:] if any(v is not None for v in r)]
+    frame = pd.DataFrame(body, columns=header) if body else pd.DataFrame(columns=header)
+    return Table(path, _canonical(frame, path))
+
+
+def _read_geo(path: Path) -> Table:
+    import geopandas as gpd
+    import pyogrio
+
+    try:
+        gdf = gpd.read_file(path, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+            pyogrio.errors.GeometryError, pyogrio.errors.FieldError, ValueError, OSError) as e:
+        kind = "GeoJSON" if path.suffix.lower() in (".geojson", ".json") else path.suffix[1:]
+        raise _fail(path, f"not a readable {kind} file: {str(e).splitlines()[0][:200]}") from None
+    file_crs = gdf.crs.to_string() if gdf.crs is not None else None
+    attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    for c in attrs.columns:  # dates and numbers → text, as in CSV
+        attrs[c] = attrs[c].map(_geo_cell)
+    return Table(path, _canonical(attrs, path), geometry=gdf.geometry.reset_index(drop=True),
+                 file_crs=file_crs, row_label="feature")
+
+
+def _geo_cell(v) -> str:
+    if v is None or (not isinstance(v, (list, dict)) and pd.isna(v)):
+        return ""
+    if hasattr(v, "isoformat"):
+        return v.isoformat()[:10] if getattr(v, "hour", 0) == 0 and getattr(v, "minute", 0) == 0 \
+            else v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def read_table(path: str | Path) -> Table:
+    """Read any supported file into a :class:`Table` (raises :class:`InputError`)."""
+    path = Path(path)
+    if not path.exists():
+        raise _fail(path, "no such file")
+    if path.is_dir():
+        raise _fail(path, "is a folder, not a file")
+    suffix = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise _fail(path, "the file is empty (0 bytes)")
+    if suffix in TABULAR:
+        return _read_csv(path, path.read_bytes())
+    if suffix in EXCEL:
+        return _read_xlsx(path)
+    if suffix in GEO:
+        return _read_geo(path)
+    if suffix == ".xls":
+        raise _fail(path, "old .xls workbooks are not read: save it as .xlsx or .csv")
+    raise _fail(path, f"unsupported file type {suffix or '(none)'}: use CSV, XLSX, GeoJSON, "
+                      "GeoPackage or Shapefile")

@@ -1,0 +1,112 @@
+"""Engines and migrations for SpatiaLite (default, a file) and PostGIS.
+
+Engines are created by :func:`engine_from_url` when a command or the app starts, never at
+import time. SpatiaLite is loaded into every new SQLite connection; shapely, pyproj and
+pyogrio are imported *before* that (see below).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+# Import the wheels' GEOS/PROJ/GDAL before mod_spatialite loads the system ones: loading
+# mod_spatialite first makes the process abort at exit ("double free or corruption").
+import pyogrio  # noqa: F401
+import pyproj  # noqa: F401
+import shapely  # noqa: F401
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def is_sqlite(bind) -> bool:
+    return bind.dialect.name == "sqlite"
+
+
+def engine_from_url(url: str, *, pool_size: int = 5, echo: bool = False) -> sa.Engine:
+    """Create an engine for a ``sqlite:///FILE`` (SpatiaLite) or ``postgresql+psycopg://`` URL."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(u, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _spatialite(dbapi_conn, _rec):  # pragma: no cover - exercised by every test
+            dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+            dbapi_conn.enable_load_extension(True)
+            dbapi_conn.load_extension("mod_spatialite")
+            dbapi_conn.enable_load_extension(False)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # real transactions for DDL and SAVEPOINTs too
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    if u.get_backend_name() == "postgresql":
+        return sa.create_engine(u, echo=echo, pool_size=pool_size, max_overflow=10,
+                                pool_pre_ping=True, pool_recycle=600)
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///FILE or postgresql+psycopg://…")
+
+
+def _alembic_config():
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Create or upgrade the schema (``yizhan init``)."""
+    from alembic import command
+
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def ensure_schema(engine: sa.Engine) -> None:
+    """Upgrade when the schema is missing or behind (first use creates the file)."""
+    if current_revision(engine) != head_revision():
+        upgrade(engine)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def next_seq(conn: sa.Connection, name: str = "sites_seq") -> int:
+    """Increment and return a counter inside the caller's transaction."""
+    from geo.models import counters
+
+    conn.execute(sa.update(counters).where(counters.c.name == name)
+                 .values(value=counters.c.value + 1))
+    return conn.execute(sa.select(counters.c.value).where(counters.c.name == name)).scalar_one()
+
+
+def read_seq(conn: sa.Connection, name: str = "sites_seq") -> int:
+    from geo.models import counters
+
+    return conn.execute(sa.select(counters.c.value).where(counters.c.name == name)).scalar_one()

@@ -1,0 +1,21 @@
+"""Settings read from the environment (prefix ``YIZHAN_``). Nothing is read at import time:
+call :func:`get_settings` (or build :class:`Settings` explicitly, as the tests do)."""
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Domain settings shared by the CLI and the HTTP service."""
+
+    model_config = SettingsConfigDict(env_prefix="YIZHAN_", extra="ignore")
+
+    database_url: str = "sqlite:///yizhan.db"
+    timezone: str = "Asia/Shanghai"
+    default_radius_m: float = 1000.0
+    duplicate_distance_m: float = 20.0
+
+
+def get_settings(**overrides) -> Settings:
+    """Read settings from the environment now, with explicit overrides."""
+    return Settings(**overrides)
