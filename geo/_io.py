@@ -65,6 +65,19 @@ class Table:
     row_label: str = "row"       # "row" (header is row 1) or "feature"
     encoding: str | None = None
 
+    def cell(self, i: int, column: str) -> str:
+        """Text of one cell ('' when the column is absent) — fast, unlike ``DataFrame.at``."""
+        col = self._columns.get(column)
+        return "" if col is None else col[i]
+
+    @property
+    def _columns(self) -> dict[str, list[str]]:
+        cache = self.__dict__.get("_colcache")
+        if cache is None:
+            cache = {c: self.frame[c].tolist() for c in self.frame.columns}
+            self.__dict__["_colcache"] = cache
+        return cache
+
     def row_number(self, i: int) -> int:
         return i + 2 if self.row_label == "row" else i + 1
 

@@ -43,6 +43,7 @@ def engine_from_url(url: str, *, pool_size: int = 5, echo: bool = False) -> sa.E
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; fsync at checkpoints
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -57,8 +57,8 @@ def import_areas(engine: sa.Engine, path: str | Path, *, level: str, crs: str | 
     f = table.frame
     recs = []
     for i in range(len(f)):
-        code = f.at[i, "code"] if "code" in f.columns else ""
-        name = f.at[i, "name"] if "name" in f.columns else ""
+        code = table.cell(i, "code")
+        name = table.cell(i, "name")
         if not code:
             problems.append(table.problem(i, "code", "the code/代码 is empty"))
         if not name:
@@ -86,7 +86,7 @@ def import_areas(engine: sa.Engine, path: str | Path, *, level: str, crs: str | 
         if bad:
             problems.append(table.problem(i, "geometry", "polygon " + bad))
             continue
-        parent = f.at[i, "parent"] if "parent" in f.columns else ""
+        parent = table.cell(i, "parent")
         recs.append(dict(i=i, code=code, name=name, geom=g, parent=parent))
     dup = {r["code"] for r in recs if sum(q["code"] == r["code"] for q in recs) > 1}
     for r in recs:

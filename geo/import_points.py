@@ -22,7 +22,7 @@ def _import_points(engine, path, *, what: str, crs, replace: bool, dry_run: bool
     problems = []
     lon, lat, _ = convert_points(table, crs, problems)
     f = table.frame
-    col = (lambda c, i: f.at[i, c] if c in f.columns else "")
+    col = (lambda c, i: table.cell(i, c))
     with engine.connect() as conn:
         vocab = Vocabulary.load(conn)
     rows = []

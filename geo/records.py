@@ -80,7 +80,7 @@ def convert_points(table, crs_name: str | None, problems: list[Problem]):
             vals = []
             for field in ("lon", "lat"):
                 try:
-                    v = parse_float(f.at[i, field], name=field)
+                    v = parse_float(table.cell(i, field), name=field)
                     if v is None:
                         problems.append(table.problem(i, field, "coordinate is empty"))
                     vals.append(v)
@@ -132,7 +132,7 @@ def site_record(table, i: int, vocab: Vocabulary, *, kind: str | None,
                 problems: list[Problem]) -> dict:
     """Check one row's attributes (not its point) and return the record."""
     f = table.frame
-    get = (lambda c: f.at[i, c] if c in f.columns else "")
+    get = (lambda c: table.cell(i, c))
     rec: dict = {}
 
     def bad(field, msg):

@@ -114,11 +114,14 @@ def create_sites(conn: sa.Connection, states: list[dict], *, effective_on: dt.da
         v["street_id"], v["community_id"] = placement[k] if placement else (None, None)
         rows.append(v)
     ids = {}
-    step = 2000
+    step = 5000
     for a in range(0, len(rows), step):
-        res = conn.execute(sites.insert().returning(sites.c.id, sites.c.code, sort_by_parameter_order=True),
-                           rows[a:a + step])
-        ids.update({code: i for i, code in res.all()})
+        chunk = rows[a:a + step]
+        conn.execute(sites.insert(), chunk)  # plain executemany: RETURNING runs row by row on SQLite
+        codes = [r["code"] for r in chunk]
+        for b in range(0, len(codes), 900):
+            ids.update({code: i for i, code in conn.execute(
+                sa.select(sites.c.id, sites.c.code).where(sites.c.code.in_(codes[b:b + 900])))})
     hist = []
     for k, (start, snap, events) in enumerate(plans):
         sid = ids[states[k]["code"]]

@@ -140,3 +140,61 @@ def corpus() -> Path:
 def fp():
     """The :func:`fingerprint` function (compare before/after a refused write)."""
     return fingerprint
+
+
+class LiveServer:
+    """A real uvicorn server on 127.0.0.1 in a thread of the test process."""
+
+    def __init__(self, app):
+        import socket
+        import threading
+
+        import uvicorn
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = app
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        import time
+
+        self.thread.start()
+        for _ in range(600):
+            if self.server.started:
+                return self
+            if not self.thread.is_alive():
+                raise RuntimeError("server failed to start")
+            time.sleep(0.05)
+        raise RuntimeError("server did not start in 30 s")
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def make_server(db_url: str, **settings):
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    return LiveServer(create_app(ApiSettings(database_url=db_url, **settings)))
+
+
+@pytest.fixture
+def server_factory():
+    return make_server
+
+
+@pytest.fixture
+def client_factory():
+    import httpx
+
+    def make(base_url, token=None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=base_url, headers=headers, timeout=60)
+    return make

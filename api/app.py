@@ -1,0 +1,65 @@
+"""The FastAPI application, built by :func:`create_app` (no settings or engines at import)."""
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.geojson import JSON
+from api.limits import BodySizeLimit
+from api.settings import ApiSettings
+from api.state import SnapshotHolder
+from geo.db import engine_from_url, ensure_schema
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    """Build the app; the database engine opens in ``lifespan`` and closes with it."""
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = engine_from_url(settings.database_url)
+        ensure_schema(engine)
+        holder = SnapshotHolder(engine, interval=settings.refresh_interval_s)
+        holder.reload()
+        app.state.engine, app.state.holder = engine, holder
+        task = asyncio.create_task(holder.run())
+        try:
+            yield
+        finally:
+            task.cancel()
+            engine.dispose()
+
+    app = FastAPI(title="驿站 yizhan", version="0.1.0", lifespan=lifespan,
+                  default_response_class=JSON,
+                  description="Outdoor-worker rest stations (爱心驿站) and worker homes (职工之家): "
+                              "nearest, sites with dated history, coverage, reports, OGC API – Features.")
+    app.state.settings = settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    errors.install(app)
+    from api.routers import areas, health, nearest, ogc, sites
+    for r in (health, nearest, sites, areas, ogc):
+        app.include_router(r.router)
+    _optional_routers(app)
+    return app
+
+
+def _optional_routers(app: FastAPI) -> None:
+    """Routers of features built in later steps (coverage, reports, maps), when present."""
+    import importlib
+
+    for name in ("coverage", "reports", "maps"):
+        try:
+            mod = importlib.import_module(f"api.routers.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"api.routers.{name}":
+                raise
+            continue
+        app.include_router(mod.router)
+    try:
+        from maps.static_files import mount_static
+        mount_static(app)
+    except ModuleNotFoundError:
+        pass

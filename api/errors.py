@@ -1,0 +1,50 @@
+"""Domain errors → HTTP statuses, in one place. Every error body is ``{"detail": …}``."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from api.geojson import JSON
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geo.errors import Conflict, Forbidden, InputError, NotFound, Unauthorized, YizhanError
+
+log = logging.getLogger("yizhan.api")
+
+STATUS = {InputError: 422, NotFound: 404, Conflict: 409, Unauthorized: 401, Forbidden: 403}
+
+
+def _body(detail, status: int, headers=None) -> JSON:
+    return JSON({"detail": detail}, status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.exception_handler(YizhanError)
+    async def domain_error(request: Request, exc: YizhanError):
+        status = next((s for t, s in STATUS.items() if isinstance(exc, t)), 400)
+        detail = exc.message if isinstance(exc, InputError) else str(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, InputError) and len(exc.problems) > 1:
+            detail = [p.to_dict() for p in exc.problems]
+        return _body(detail, status, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errs = []
+        for e in exc.errors():
+            e = {k: v for k, v in e.items() if k in ("loc", "msg", "type")}
+            e["loc"] = [str(x) for x in e.get("loc", ())]
+            errs.append(e)
+        return _body(errs, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return _body(exc.detail, exc.status_code, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):  # a bug, not bad input
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _body("internal error (logged)", 500)

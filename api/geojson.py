@@ -1,0 +1,43 @@
+"""GeoJSON building and fast JSON responses (orjson; never FastAPI's default encoder)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import orjson
+from starlette.responses import Response
+
+from geo import crs as crsmod
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content) -> bytes:
+        return orjson.dumps(content, default=_default, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+class GeoJSON(JSON):
+    media_type = "application/geo+json"
+
+
+def _default(o):
+    if isinstance(o, (dt.date, dt.datetime)):
+        return o.isoformat()
+    raise TypeError(f"cannot serialise {type(o).__name__}")
+
+
+def point(lon: float, lat: float, out_crs=None) -> dict:
+    if out_crs is not None and out_crs.name != "wgs84":
+        lon, lat = crsmod.point_from_wgs84(lon, lat, out_crs)
+    return {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]}
+
+
+def feature(geometry: dict | None, properties: dict, fid=None) -> dict:
+    f = {"type": "Feature", "geometry": geometry, "properties": properties}
+    if fid is not None:
+        f["id"] = fid
+    return f
+
+
+def collection(features: list[dict], **extra) -> dict:
+    return {"type": "FeatureCollection", "features": features, **extra}

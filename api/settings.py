@@ -1,0 +1,14 @@
+"""HTTP-service settings (prefix ``YIZHAN_``), built by :func:`api.app.create_app`."""
+from __future__ import annotations
+
+from geo.settings import Settings
+
+
+class ApiSettings(Settings):
+    """Domain settings plus what only the service needs."""
+
+    max_body_bytes: int = 1_000_000
+    refresh_interval_s: float = 0.5
+    default_tiles: str = "none"
+    tianditu_key: str = ""
+    max_page: int = 10_000
