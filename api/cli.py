@@ -72,7 +72,9 @@ def progress_bar(label: str):
 def fail(e: YizhanError) -> None:
     """Print a domain error and exit 1."""
     problems = getattr(e, "problems", None)
-    if problems:
+    if problems and len(problems) == 1 and problems[0].source == "request":
+        err.print(f"[red]error:[/red] {e.message}", highlight=False)
+    elif problems:
         err.print(f"[red]error:[/red] {len(problems)} problem(s); nothing was written", highlight=False)
         for p in problems[:200]:
             err.print(f"  {p}", highlight=False, markup=False)

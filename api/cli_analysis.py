@@ -18,12 +18,44 @@ def _not_yet(what: str) -> None:
 def nearest(lon: Annotated[float, typer.Option()], lat: Annotated[float, typer.Option()],
             k: Annotated[int, typer.Option(min=1, max=50)] = 3,
             kind: Annotated[Optional[str], typer.Option()] = None,
-            service: Annotated[Optional[list[str]], typer.Option("--service")] = None,
+            service: Annotated[Optional[list[str]], typer.Option("--service", help="repeat or a,b")] = None,
             open_at: Annotated[Optional[str], typer.Option("--open-at", help="ISO time or 'now'")] = None,
+            max_distance: Annotated[Optional[float], typer.Option("--max-distance", help="metres")] = None,
             crs: Annotated[Optional[str], typer.Option("--crs")] = None,
             as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Nearest sites to a point (geodesic distance)."""
-    _not_yet("nearest")
+    """Nearest open sites to a point (geodesic distance), as a table or --json."""
+    import orjson
+
+    from api import params
+    from geo.finder import SiteSnapshot, navigation_links, parse_when
+    from geo.vocab import Vocabulary
+    try:
+        with engine().connect() as conn:
+            vocab, snap = Vocabulary.load(conn), SiteSnapshot.load(conn)
+        wlon, wlat = params.lonlat_param(lon, lat, params.crs_param(crs))
+        kind_code = params.vocab_param(vocab, "kind", kind, "kind")
+        svc = params.services_param(vocab, ",".join(service or []), "service")
+        try:
+            when = parse_when(open_at)
+        except ValueError as e:
+            raise YizhanError(f"--open-at: {e}") from None
+        rows = snap.nearest(wlon, wlat, k=k, kind=kind_code, services=svc, open_at=when,
+                            max_distance=params.positive_param(max_distance, "max_distance"))
+    except YizhanError as e:
+        fail(e)
+    for r in rows:
+        r["links"] = navigation_links(r["lon"], r["lat"], r["name"])
+    if as_json:
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    from rich.table import Table
+    t = Table("#", "name", "kind", "level", "distance m", "bearing°", "open now", "services", "street")
+    for i, r in enumerate(rows, 1):
+        t.add_row(str(i), r["name"], vocab.label("kind", r["kind"]), vocab.label("level", r["level"]),
+                  f"{r['distance_m']:.0f}", f"{r['bearing_deg']:.0f}",
+                  {True: "是", False: "否", None: "?"}[r["open_now"]],
+                  "、".join(vocab.label("service", s) for s in r["services"]), r["street"] or "")
+    out.print(t)
 
 
 @app.command()

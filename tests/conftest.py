@@ -198,3 +198,26 @@ def client_factory():
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=base_url, headers=headers, timeout=60)
     return make
+
+
+@pytest.fixture(scope="module")
+def db_url_module(request, tmp_path_factory):
+    """Factory of fresh databases that live for a test module (for big shared data sets)."""
+    made = []
+
+    def make(backend: str) -> str:
+        if backend == "spatialite":
+            path = tmp_path_factory.mktemp("mod") / "yizhan.db"
+            shutil.copy(request.getfixturevalue("spatialite_template"), path)
+            return f"sqlite:///{path}"
+        tpl = request.getfixturevalue("postgis_template")
+        name = f"yizhan_m_{_worker()}_{os.getpid()}_{next(_counter)}"
+        with _pg_admin() as conn, conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{tpl}"')
+        made.append(name)
+        return pg_url_for(name)
+
+    yield make
+    for name in made:
+        with _pg_admin() as conn, conn.cursor() as cur:
+            _drop_db(cur, name)
