@@ -37,6 +37,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                   description="Outdoor-worker rest stations (爱心驿站) and worker homes (职工之家): "
                               "nearest, sites with dated history, coverage, reports, OGC API – Features.")
     app.state.settings = settings
+    app.openapi = lambda: _openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     errors.install(app)
     from api.routers import areas, health, nearest, ogc, sites
@@ -63,3 +64,37 @@ def _optional_routers(app: FastAPI) -> None:
         mount_static(app)
     except ModuleNotFoundError:
         pass
+
+
+ERROR_SCHEMA = {
+    "title": "Error", "type": "object", "required": ["detail"],
+    "properties": {"detail": {"anyOf": [
+        {"type": "string"},
+        {"type": "array", "items": {"type": "object"}}]}},
+}
+
+
+def _openapi(app: FastAPI) -> dict:
+    """OpenAPI with the error bodies this service really sends (``{"detail": str | list}``)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=app.routes)
+    comps = schema.setdefault("components", {}).setdefault("schemas", {})
+    comps["HTTPValidationError"] = ERROR_SCHEMA
+    comps["Error"] = ERROR_SCHEMA
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for path in schema.get("paths", {}).values():
+        for op in path.values():
+            resp = op.setdefault("responses", {})
+            for code, text in (("400", "bad request"), ("404", "not found"), ("413", "body too large"),
+                               ("422", "invalid input")):
+                resp.setdefault(code, {"description": text, **ref})
+            if op.get("operationId", "").split("_")[0] in ("create", "update", "delete"):
+                for code, text in (("401", "no or unknown token"), ("403", "token may not write"),
+                                   ("409", "stale version or duplicate code")):
+                    resp.setdefault(code, {"description": text, **ref})
+    app.openapi_schema = schema
+    return schema

@@ -4,12 +4,12 @@ from __future__ import annotations
 import datetime as dt
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 from geo import crs as crsmod
 
 
-class JSON(Response):
+class JSON(JSONResponse):
     media_type = "application/json"
 
     def render(self, content) -> bytes:

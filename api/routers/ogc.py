@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from api.deps import ConnDep
 from api.geojson import JSON, GeoJSON
@@ -143,7 +143,8 @@ def items(request: Request, collection_id: str, conn: ConnDep,
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", response_class=GeoJSON)
-def item(request: Request, collection_id: str, feature_id: int, conn: ConnDep):
+def item(request: Request, collection_id: str, feature_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+         conn: ConnDep):
     """One feature."""
     m = _meta(conn, collection_id)
     base = _base(request)
