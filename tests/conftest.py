@@ -67,7 +67,7 @@ def spatialite_template(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgis_template() -> str:
-    name = f"yizhan_tpl_{_worker()}"
+    name = f"yizhan_tpl_{_worker()}_{os.getpid()}"
     try:
         conn = _pg_admin()
     except Exception as e:  # noqa: BLE001
