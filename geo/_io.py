@@ -187,7 +187,14 @@ def _read_geo(path: Path) -> Table:
     import pyogrio
 
     try:
-        gdf = gpd.read_file(path, engine="pyogrio")
+        try:
+            gdf = gpd.read_file(path, engine="pyogrio")
+        except UnicodeDecodeError:
+            if path.suffix.lower() not in (".shp", ".zip"):
+                raise
+            gdf = gpd.read_file(path, engine="pyogrio", encoding="gb18030")  # DBF without .cpg
+    except UnicodeDecodeError as e:
+        raise _fail(path, f"cannot decode the attribute text ({e.reason}); save it as UTF-8") from None
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
             pyogrio.errors.GeometryError, pyogrio.errors.FieldError, ValueError, OSError) as e:
         kind = "GeoJSON" if path.suffix.lower() in (".geojson", ".json") else path.suffix[1:]

@@ -151,3 +151,39 @@ def test_areas_repair_and_refuse(engine, corpus, fp):
     p = ei.value.problems[0]
     assert (p.row, p.field) == (2, "geometry") and "empty" in p.message
     assert fp(engine) == before
+
+
+@pytest.mark.parametrize("crs,make", [
+    ("EPSG:4490", lambda lon, lat: (lon, lat)),  # CGCS2000 is latitude-first in EPSG; columns stay lon/lat
+    ("EPSG:4547", None),                          # CGCS2000 / 3-degree Gauss-Kruger CM 114E (metres)
+    ("bd09", lambda lon, lat: (prcoords.wgs_bd((lat, lon)).lon, prcoords.wgs_bd((lat, lon)).lat)),
+])
+def test_epsg_and_bd09_inputs(engine, tmp_path, crs, make):
+    from pyproj import Transformer
+    lon, lat = 112.5650, 37.8610
+    if make is None:
+        x, y = Transformer.from_crs(4326, 4547, always_xy=True).transform(lon, lat)
+    else:
+        x, y = make(lon, lat)
+    f = tmp_path / "p.csv"
+    f.write_text(f"code,name,lon,lat\nP1,点,{x!r},{y!r}\n", encoding="utf-8")
+    import_sites(engine, f, kind="love_station", crs=crs)
+    s = _sites(engine)["P1"]
+    assert distance_m(s.lon, s.lat, lon, lat) < 0.5
+
+
+def test_shapefile_and_xlsx_with_chinese_headers(engine, tmp_path):
+    import geopandas as gpd
+    import pandas as pd
+    df = pd.DataFrame({"编号": ["S1", "S2"], "名称": ["甲驿站", "乙驿站"], "级别": ["省总工会级", "区总工会级"],
+                       "状态": ["已建成", "规划"], "服务": ["饮水；充电", ""], "建成日期": ["2022/3/5", ""]})
+    gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy([112.56, 112.57], [37.86, 37.85]), crs=4326)
+    gdf.to_file(tmp_path / "s.shp", encoding="gbk")  # as Chinese GIS tools write them
+    rep = import_sites(engine, tmp_path / "s.shp", kind="爱心驿站")
+    assert rep.created == 2
+    xl = tmp_path / "s.xlsx"
+    df.assign(编号=["X1", "X2"], 经度=[112.58, 112.59], 纬度=[37.84, 37.83]).to_excel(xl, index=False)
+    assert import_sites(engine, xl, kind="love_station").created == 2
+    got = _sites(engine)
+    assert got["S1"].level == "provincial_union" and got["S1"].services == "water,charging"
+    assert got["S2"].status == "planned" and got["X1"].opened_on == dt.date(2022, 3, 5)
