@@ -1,6 +1,9 @@
 """CLI commands that read and analyse: nearest, coverage, suggest, report, map, serve, demo."""
 from __future__ import annotations
 
+import sys
+from enum import Enum
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -70,10 +73,42 @@ def suggest(count: Annotated[int, typer.Option()], radius: Annotated[float, type
     _not_yet("suggest")
 
 
+class ReportFormat(str, Enum):
+    md = "md"
+    html = "html"
+    xlsx = "xlsx"
+    csv = "csv"
+    json = "json"
+
+
 @report_app.command("annual")
-def report_annual(year: Annotated[int, typer.Option()]) -> None:
-    """Annual site-count report."""
-    _not_yet("report annual")
+def report_annual(year: Annotated[int, typer.Option(min=1990, max=2100)],
+                  as_of: Annotated[Optional[str], typer.Option("--as-of", help="count date (default 31 Dec)")] = None,
+                  format: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.md,
+                  out_path: Annotated[Optional[Path], typer.Option("--out")] = None,
+                  by_community: Annotated[bool, typer.Option("--by-community")] = False,
+                  radius: Annotated[Optional[float], typer.Option(help="demand coverage radius, metres")] = None) -> None:
+    """Annual site-count report: counts as of a date, the work-summary sentence, charts."""
+    from api.cli import parse_day
+    from geo.report import annual_report
+    from geo.report_render import render
+    day = parse_day(as_of, "--as-of")
+    if format == ReportFormat.xlsx and out_path is None:
+        raise typer.BadParameter("xlsx needs --out FILE.xlsx", param_hint="--out")
+    try:
+        with engine().connect() as conn:
+            r = annual_report(conn, year=year, as_of=day, by_community=by_community, radius_m=radius)
+    except (YizhanError, ValueError) as e:
+        fail(e if isinstance(e, YizhanError) else YizhanError(str(e)))
+    data = render(r, format.value)
+    if out_path:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_bytes(data)
+        err.print(r["sentence"], highlight=False)
+        err.print(f"wrote {out_path}")
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.write(b"\n")
 
 
 @map_app.command("coverage")

@@ -54,7 +54,7 @@ def build_demo(engine: sa.Engine, *, data_dir: Path = DATA, progress=None) -> li
         lambda: import_sites(engine, data_dir / "love_stations.csv", kind="love_station",
                              actor="demo", effective_on=dt.date(2024, 12, 31)),
         lambda: import_sites(engine, data_dir / "worker_homes.csv", kind="worker_home",
-                             actor="demo", effective_on=dt.date(2024, 12, 31)),
+                             actor="demo", effective_on=dt.date(2020, 6, 30)),  # stages recorded mid-2020
         lambda: f"site_events.csv: applied {apply_events(engine, data_dir / 'site_events.csv')} dated changes",
         lambda: import_demand(engine, data_dir / "demand.csv", replace=True),
         lambda: import_candidates(engine, data_dir / "candidates.csv", replace=True),

@@ -83,3 +83,27 @@ def test_demo_builds(db_url, engine, tmp_path):
     assert kinds["love_station"] >= 75 and kinds["worker_home"] >= 10
     r = run(db_url, "demo", "--no-serve", cwd=tmp_path)
     assert "not rebuilt" in r.stdout
+
+
+def test_report_annual_cli_and_api_agree(db_url, engine, tmp_path, server_factory, client_factory):
+    import json
+
+    import openpyxl
+    from geo.demo import build_demo
+    build_demo(engine)
+    r = run(db_url, "report", "annual", "--year", "2021", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["sentence"].startswith("截至2021年底，全区已建成爱心驿站")
+    r = run(db_url, "report", "annual", "--year", "2021", "--format", "xlsx", "--out", tmp_path / "r.xlsx")
+    assert r.returncode == 0 and openpyxl.load_workbook(tmp_path / "r.xlsx").sheetnames
+    assert run(db_url, "report", "annual", "--year", "2021", "--format", "xlsx").returncode == 2
+    assert run(db_url, "report", "annual", "--year", "2021", "--as-of", "2020-05-01").returncode == 1
+    with server_factory(db_url) as srv:
+        c = client_factory(srv.url)
+        api = c.get("/api/reports/annual", params={"year": 2021}).json()
+        assert api["sentence"] == rep["sentence"]
+        x = c.get("/api/reports/annual", params={"year": 2021, "format": "xlsx"})
+        assert x.status_code == 200 and x.content[:2] == b"PK"
+        assert c.get("/api/reports/annual", params={"year": 2021, "as_of": "2021-13-01"}).status_code == 422
+        assert c.get("/api/reports/annual", params={"year": 1800}).status_code == 422
