@@ -12,11 +12,6 @@ from api.cli import app, engine, err, fail, map_app, out, progress_bar, report_a
 from geo.errors import YizhanError
 
 
-def _not_yet(what: str) -> None:
-    err.print(f"{what} is not built yet (see the open issues)")
-    raise typer.Exit(1)
-
-
 @app.command()
 def nearest(lon: Annotated[float, typer.Option()], lat: Annotated[float, typer.Option()],
             k: Annotated[int, typer.Option(min=1, max=50)] = 3,
@@ -62,15 +57,121 @@ def nearest(lon: Annotated[float, typer.Option()], lat: Annotated[float, typer.O
 
 
 @app.command()
-def coverage(radius: Annotated[float, typer.Option()] = 1000.0) -> None:
-    """Coverage statistics and gaps."""
-    _not_yet("coverage")
+def coverage(radius: Annotated[float, typer.Option(help="service radius in metres (双15: 1000)")] = 1000.0,
+             kind: Annotated[Optional[str], typer.Option()] = None,
+             service: Annotated[Optional[str], typer.Option(help="only sites offering it, e.g. charging")] = None,
+             at: Annotated[Optional[str], typer.Option(help="only sites open at this ISO time")] = None,
+             mode: Annotated[str, typer.Option(help="straight or walk")] = "straight",
+             network: Annotated[Optional[Path], typer.Option(help="FILE.osm.pbf for --mode walk")] = None,
+             by: Annotated[str, typer.Option(help="street or community")] = "street",
+             scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address (scale-out)")] = None,
+             out_path: Annotated[Optional[Path], typer.Option("--out", help=".csv, .xlsx or .geojson")] = None,
+             as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Coverage of outdoor-worker demand: totals and per street/community, and gaps."""
+    from geo.planning import coverage_summary
+    try:
+        with engine().connect() as conn, progress_bar("coverage") as cb:
+            f = _site_filters(conn, kind, service, at)
+            cb(0, 1)
+            r = coverage_summary(conn, radius_m=_radius(radius), by=by, mode=mode,
+                                 network=str(network) if network else None, scheduler=scheduler, **f)
+            cb(1, 1)
+    except YizhanError as e:
+        fail(e)
+    if out_path:
+        _write_table(r["areas"] + [dict(r["totals"], name="合计 total", level="district")], out_path)
+        err.print(f"wrote {out_path}")
+    if as_json:
+        import orjson
+        print(orjson.dumps(r, option=orjson.OPT_INDENT_2).decode())
+        return
+    from rich.table import Table
+    t = Table("area", "sites", "demand", "covered", "rate", "km²", "covered km²",
+              title=f"coverage within {r['radius_m']:g} m ({r['mode']})")
+    for a in r["areas"] + [dict(r["totals"], name="合计")]:
+        rate = "—" if a["coverage_rate"] is None else f"{a['coverage_rate']:.1%}"
+        t.add_row(a["name"], str(a["sites"]), f"{a['demand']:.0f}", f"{a['demand_covered']:.0f}", rate,
+                  f"{a['area_km2']:.2f}" if a["area_km2"] is not None else "—",
+                  f"{a['area_covered_km2']:.2f}" if a["area_covered_km2"] is not None else "—")
+    out.print(t)
+    if r["totals"].get("points_non_routable"):
+        err.print(f"{r['totals']['points_non_routable']} demand points are farther than the snap "
+                  "distance from any street: reported as not routable, not covered")
+
+
+def _radius(radius: float) -> float:
+    from api import params
+    return params.positive_param(radius, "radius", maximum=50_000)
+
+
+def _site_filters(conn, kind, service, at) -> dict:
+    from api import params
+    from geo.finder import parse_when
+    from geo.vocab import Vocabulary
+    vocab = Vocabulary.load(conn)
+    try:
+        when = parse_when(at)
+    except ValueError as e:
+        raise YizhanError(f"--at: {e}") from None
+    svc = params.services_param(vocab, service, "service")
+    return {"kind": params.vocab_param(vocab, "kind", kind, "kind"), "service": svc[0] if svc else None, "at": when}
+
+
+def _write_table(rows: list[dict], path: Path) -> None:
+    import pandas as pd
+    df = pd.DataFrame(rows)
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        df.to_excel(path, index=False)
+    elif suffix in (".geojson", ".json"):
+        import orjson
+        path.write_bytes(orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    else:
+        df.to_csv(path, index=False, encoding="utf-8-sig")
 
 
 @app.command()
-def suggest(count: Annotated[int, typer.Option()], radius: Annotated[float, typer.Option()] = 1000.0) -> None:
-    """Proposed new sites."""
-    _not_yet("suggest")
+def suggest(count: Annotated[int, typer.Option(min=1, max=1000)],
+            radius: Annotated[float, typer.Option()] = 1000.0,
+            kind: Annotated[Optional[str], typer.Option()] = None,
+            candidates: Annotated[Optional[Path], typer.Option(help="candidate places file (default: loaded ones)")] = None,
+            method: Annotated[str, typer.Option(help="auto, greedy or exact")] = "auto",
+            out_path: Annotated[Optional[Path], typer.Option("--out", help=".csv, .xlsx or .geojson")] = None,
+            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Where should the next N stations go? (maximal covering, existing sites kept)."""
+    from geo.planning import suggestions
+    try:
+        with engine().connect() as conn, progress_bar("suggest") as cb:
+            f = _site_filters(conn, kind, None, None)
+            cb(0, 1)
+            r = suggestions(conn, count=count, radius_m=_radius(radius),
+                            candidates_path=str(candidates) if candidates else None, method=method,
+                            kind=f["kind"])
+            cb(1, 1)
+    except YizhanError as e:
+        fail(e)
+    if out_path:
+        if out_path.suffix.lower() in (".geojson", ".json"):
+            import orjson
+            fc = {"type": "FeatureCollection", "method": r["method"], "bound": r["bound"], "features": [
+                {"type": "Feature", "geometry": {"type": "Point", "coordinates": [p["lon"], p["lat"]]},
+                 "properties": p} for p in r["suggestions"]]}
+            out_path.write_bytes(orjson.dumps(fc, option=orjson.OPT_INDENT_2))
+        else:
+            _write_table(r["suggestions"], out_path)
+        err.print(f"wrote {out_path}")
+    if as_json:
+        import orjson
+        print(orjson.dumps(r, option=orjson.OPT_INDENT_2).decode())
+        return
+    from rich.table import Table
+    t = Table("rank", "name", "lon", "lat", "gain", "cumulative rate",
+              title=f"{len(r['suggestions'])} new sites within {r['radius_m']:g} m — {r['bound']}")
+    for p in r["suggestions"]:
+        t.add_row(str(p["rank"]), p["name"] or "", f"{p['lon']:.6f}", f"{p['lat']:.6f}", f"{p['gain']:.0f}",
+                  f"{p['cumulative_coverage_rate']:.1%}")
+    out.print(t)
+    out.print(f"existing sites cover {r['base_coverage_rate']:.1%} of {r['total_demand']:.0f} workers", highlight=False)
 
 
 class ReportFormat(str, Enum):
@@ -112,9 +213,30 @@ def report_annual(year: Annotated[int, typer.Option(min=1990, max=2100)],
 
 
 @map_app.command("coverage")
-def map_coverage(out_path: Annotated[str, typer.Option("--out")]) -> None:
-    """Stand-alone coverage map."""
-    _not_yet("map coverage")
+def map_coverage(out_path: Annotated[Path, typer.Option("--out", help="FILE.html (stand-alone, offline)")],
+                 radius: Annotated[float, typer.Option()] = 1000.0,
+                 kind: Annotated[Optional[str], typer.Option()] = None,
+                 tiles: Annotated[str, typer.Option(help="none (offline), osm, amap (GCJ-02), tianditu")] = "none",
+                 suggest_count: Annotated[int, typer.Option("--suggest", help="suggested sites to show")] = 5) -> None:
+    """Stand-alone coverage map (one HTML file, Leaflet embedded: opens with no network)."""
+    from geo.settings import get_settings
+    from maps.from_db import coverage_map_from_db
+    from maps.offline import save_html
+    if tiles not in ("none", "osm", "amap", "tianditu"):
+        raise typer.BadParameter("tiles must be none, osm, amap or tianditu", param_hint="--tiles")
+    try:
+        with engine().connect() as conn, progress_bar("map") as cb:
+            cb(0, 1)
+            kind_code = _site_filters(conn, kind, None, None)["kind"]
+            m = coverage_map_from_db(conn, radius_m=_radius(radius), kind=kind_code, tiles=tiles,
+                                     mode="inline", suggest=suggest_count,
+                                     tianditu_key=getattr(get_settings(), "tianditu_key", None))
+            cb(1, 1)
+    except YizhanError as e:
+        fail(e)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    save_html(m, out_path, mode="inline")
+    out.print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB)")
 
 
 @app.command()

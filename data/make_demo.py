@@ -373,7 +373,7 @@ def make_candidates(sampler, comms):
         pts = np.vstack([sampler.draw(rng, k, (112.575, 37.853), 1300), sampler.draw(rng, n - k)])
         rows += [(cat, rng.choice(names).format(p=landmark(x, y)[0]), x, y) for x, y in pts]
     return [{"code": f"YZ-CA-{i:04d}", "name": unique(name, seen), "category": cat, "lon": round(x, 6),
-             "lat": round(y, 6), "capacity": int(rng.integers(4, 31))} for i, (cat, name, x, y) in enumerate(rows, 1)]
+             "lat": round(y, 6), "capacity": int(rng.integers(150, 601))} for i, (cat, name, x, y) in enumerate(rows, 1)]
 
 
 def main():

@@ -1,0 +1,88 @@
+"""``/api/coverage``, ``/api/coverage/gaps``, ``/api/coverage/suggestions`` and ``/maps/coverage``."""
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from api import params
+from api.deps import ConnDep, SettingsDep
+from api.geojson import JSON, GeoJSON, collection, feature
+from geo.errors import InputError
+from geo.finder import parse_when
+from geo.planning import coverage_gaps, coverage_summary, suggestions
+from geo.vocab import Vocabulary
+
+router = APIRouter(tags=["coverage"])
+Radius = Annotated[float, Query(gt=0, le=50_000, description="service radius, metres (双15: 1000)")]
+
+
+def _filters(conn, kind, service, at) -> dict:
+    vocab = Vocabulary.load(conn)
+    try:
+        when = parse_when(at)
+    except ValueError as e:
+        raise InputError(str(e), field="at") from None
+    svc = params.services_param(vocab, service, "service")
+    if len(svc) > 1:
+        raise InputError("give one service", field="service")
+    return {"kind": params.vocab_param(vocab, "kind", kind, "kind"), "service": svc[0] if svc else None,
+            "at": when}
+
+
+@router.get("/api/coverage")
+def coverage(conn: ConnDep, radius: Radius = 1000.0, kind: str | None = None, service: str | None = None,
+             at: Annotated[str | None, Query(description="only sites open at this time (ISO or now)")] = None,
+             mode: Literal["straight", "walk"] = "straight", by: Literal["street", "community"] = "street",
+             network: Annotated[str | None, Query(description="server-side .osm.pbf path for mode=walk")] = None):
+    """Demand covered within ``radius``: totals and one row per street or community."""
+    return JSON(coverage_summary(conn, radius_m=radius, by=by, mode=mode, network=network,
+                                 **_filters(conn, kind, service, at)))
+
+
+@router.get("/api/coverage/gaps", response_class=GeoJSON)
+def gaps(conn: ConnDep, radius: Radius = 1000.0, kind: str | None = None, service: str | None = None,
+         at: str | None = None, type: Literal["all", "areas", "hotspots"] = "all",
+         limit: Annotated[int, Query(ge=1, le=5000)] = 200):
+    """Uncovered polygons (district minus service zones) and uncovered-demand H3 hotspots,
+    ranked by ``demand_uncovered``."""
+    g, h = coverage_gaps(conn, radius_m=radius, **_filters(conn, kind, service, at))
+    feats = []
+    for kind_, gdf in (("area", g if type in ("all", "areas") else None),
+                       ("hotspot", h if type in ("all", "hotspots") else None)):
+        if gdf is None or gdf.empty:
+            continue
+        for rec in json.loads(gdf.head(limit).to_json(drop_id=True))["features"]:
+            rec["properties"]["type"] = kind_
+            feats.append(rec)
+    feats.sort(key=lambda f: -(f["properties"].get("demand_uncovered") or 0))
+    return GeoJSON(collection(feats[:limit], radius_m=radius))
+
+
+@router.get("/api/coverage/suggestions", response_class=GeoJSON)
+def coverage_suggestions(conn: ConnDep, count: Annotated[int, Query(ge=1, le=200)] = 5, radius: Radius = 1000.0,
+                         kind: str | None = None, method: Literal["auto", "greedy", "exact"] = "auto"):
+    """Proposed sites in order, each with ``gain`` and ``cumulative_coverage_rate``."""
+    r = suggestions(conn, count=count, radius_m=radius, method=method, **{"kind": _filters(conn, kind, None, None)["kind"]})
+    feats = [feature({"type": "Point", "coordinates": [p["lon"], p["lat"]]},
+                     {k: v for k, v in p.items() if k not in ("lon", "lat")}) for p in r["suggestions"]]
+    return GeoJSON(collection(feats, method=r["method"], bound=r["bound"], source=r["source"],
+                              base_coverage_rate=r["base_coverage_rate"], total_demand=r["total_demand"]))
+
+
+@router.get("/maps/coverage", response_class=HTMLResponse, tags=["maps"])
+async def coverage_map(conn: ConnDep, settings: SettingsDep, radius: Radius = 1000.0, kind: str | None = None,
+                       tiles: Literal["none", "osm", "amap", "tianditu"] | None = None):
+    """The planners' interactive coverage map (Leaflet served by this service)."""
+    from maps.from_db import coverage_map_from_db
+    from maps.offline import to_html
+
+    def build():
+        kind_code = _filters(conn, kind, None, None)["kind"]
+        m = coverage_map_from_db(conn, radius_m=radius, kind=kind_code, tiles=tiles or settings.default_tiles,
+                                 mode="url", tianditu_key=settings.tianditu_key or None)
+        return to_html(m, mode="url")
+    return HTMLResponse(await run_in_threadpool(build))

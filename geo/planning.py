@@ -1,0 +1,239 @@
+"""Coverage, gaps and suggestions from the database: the glue between the stored sites,
+demand, candidates and areas and the pure engines (:mod:`geo.coverage`,
+:mod:`geo.walk`, :mod:`geo.siting`). The CLI and the API both call these."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from geoalchemy2.shape import to_shape
+
+from geo.coverage import (coverage_by_area, covered_from_sites, gaps_from_sites,
+                          hotspots_from_demand)
+from geo.errors import InputError
+from geo.hours import parse_hours
+from geo.models import areas, candidates, demand, sites
+
+MODES = ("straight", "walk")
+
+
+@dataclass
+class Inputs:
+    """Arrays for one coverage question."""
+
+    site_id: np.ndarray
+    site_lon: np.ndarray
+    site_lat: np.ndarray
+    d_lon: np.ndarray
+    d_lat: np.ndarray
+    d_weight: np.ndarray
+    area_rows: list            # (id, code, name, level, shapely geometry) of the "by" level
+    district: object           # shapely geometry of the whole district (or union of streets)
+
+
+def load_sites(conn: sa.Connection, *, kind: str | None = None, service: str | None = None,
+               at: dt.datetime | None = None):
+    """Open sites (optionally of a kind, with a service, open at a time): ids, lon, lat."""
+    q = sa.select(sites.c.id, sites.c.lon, sites.c.lat, sites.c.services, sites.c.opening_hours) \
+        .where(sites.c.status == "open").order_by(sites.c.id)
+    if kind:
+        q = q.where(sites.c.kind == kind)
+    if service:
+        q = q.where(sa.literal(",").concat(sites.c.services).concat(",").like(f"%,{service},%"))
+    rows = conn.execute(q).all()
+    if at is not None:
+        cache: dict[str, bool] = {}
+        keep = []
+        for r in rows:
+            if r.opening_hours:
+                if r.opening_hours not in cache:
+                    cache[r.opening_hours] = parse_hours(r.opening_hours).is_open(at)
+                if cache[r.opening_hours]:
+                    keep.append(r)
+        rows = keep
+    return (np.array([r.id for r in rows], dtype="int64"), np.array([r.lon for r in rows], dtype="float64"),
+            np.array([r.lat for r in rows], dtype="float64"))
+
+
+def load_inputs(conn: sa.Connection, *, by: str = "street", **site_filters) -> Inputs:
+    sid, slon, slat = load_sites(conn, **site_filters)
+    d = conn.execute(sa.select(demand.c.lon, demand.c.lat, demand.c.weight).order_by(demand.c.id)).all()
+    rows = conn.execute(sa.select(areas.c.id, areas.c.code, areas.c.name, areas.c.level, areas.c.geom)
+                        .order_by(areas.c.id)).all()
+    shaped = [(r.id, r.code, r.name, r.level, to_shape(r.geom)) for r in rows]
+    by_rows = [r for r in shaped if r[3] == by]
+    district = next((r[4] for r in shaped if r[3] == "district"), None)
+    if district is None and by_rows:
+        district = shapely.union_all([r[4] for r in by_rows])
+    return Inputs(sid, slon, slat, np.array([r.lon for r in d], dtype="float64"),
+                  np.array([r.lat for r in d], dtype="float64"),
+                  np.array([r.weight for r in d], dtype="float64"), by_rows, district)
+
+
+@lru_cache(maxsize=4)
+def _network(path: str, mtime: float):
+    from geo.walk import network_from_pbf
+    return network_from_pbf(path, as_arrays=True)
+
+
+def covered_flags(inp: Inputs, *, radius_m: float, mode: str = "straight", network: str | None = None,
+                  max_snap_m: float = 100.0, scheduler: str | None = None):
+    """Coverage flags of the demand points (and routable flags in walk mode)."""
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {', '.join(MODES)}", field="mode")
+    if mode == "walk":
+        if not network:
+            raise InputError("walking coverage needs --network FILE.osm.pbf", field="network")
+        p = Path(network)
+        if not p.exists():
+            raise InputError(f"no such network file {network}", field="network")
+        from geo.walk import walk_coverage_from_sites
+        net = _network(str(p.resolve()), p.stat().st_mtime)
+        cov, _, routable = walk_coverage_from_sites(net, inp.d_lon, inp.d_lat, inp.site_lon, inp.site_lat,
+                                                    radius_m=radius_m, max_snap_m=max_snap_m)
+        return cov, routable
+    if scheduler:
+        import geopandas as gpd
+
+        from geo._dask_coverage import covered_from_sites_dask
+        gdf = gpd.GeoDataFrame(geometry=gpd.points_from_xy(inp.d_lon, inp.d_lat), crs=4326)
+        cov = np.asarray(covered_from_sites_dask(gdf, inp.site_lon, inp.site_lat, radius_m=radius_m,
+                                                 scheduler=scheduler))
+        return cov, np.ones(cov.size, dtype=bool)
+    cov = covered_from_sites(inp.d_lon, inp.d_lat, inp.site_lon, inp.site_lat, radius_m=radius_m)
+    return cov, np.ones(cov.size, dtype=bool)
+
+
+def _rate(covered: float, total: float):
+    return None if total <= 0 else round(float(covered) / float(total), 6)
+
+
+def coverage_summary(conn: sa.Connection, *, radius_m: float, by: str = "street", mode: str = "straight",
+                     network: str | None = None, scheduler: str | None = None, **site_filters) -> dict:
+    """``{"radius_m", "mode", "totals", "areas": [...]}`` as the contract fixes it."""
+    if by not in ("street", "community"):
+        raise InputError("by must be street or community", field="by")
+    inp = load_inputs(conn, by=by, **site_filters)
+    cov, routable = covered_flags(inp, radius_m=radius_m, mode=mode, network=network, scheduler=scheduler)
+    from geo.areas import AreaLookup
+    lookup = AreaLookup.from_rows([type("R", (), dict(id=a[0], code=a[1], name=a[2], level=a[3], parent_id=None,
+                                                       geom=a[4])) for a in inp.area_rows])
+    ids = lookup.locate(inp.d_lon, inp.d_lat, by)
+    pos = {a[0]: i for i, a in enumerate(inp.area_rows)}
+    area_index = np.array([pos.get(int(i), -1) for i in ids], dtype="int64")
+    straight = mode == "straight"
+    df = coverage_by_area(cov, inp.d_weight, area_index, len(inp.area_rows),
+                          areas=[a[4] for a in inp.area_rows] if straight else None,
+                          site_lon=inp.site_lon, site_lat=inp.site_lat, radius_m=radius_m)
+    if not straight:
+        pts = shapely.points(inp.site_lon, inp.site_lat)
+        df["sites"] = [int(shapely.contains(a[4], pts).sum()) for a in inp.area_rows]
+        df["area_km2"] = [_km2(a[4]) for a in inp.area_rows]
+        df["area_covered_km2"] = None
+    rows = []
+    for i, a in enumerate(inp.area_rows):
+        r = df.iloc[i]
+        rows.append({"area_id": a[0], "code": a[1], "name": a[2], "level": by, "sites": int(r["sites"]),
+                     "demand": float(r["demand"]), "demand_covered": float(r["demand_covered"]),
+                     "coverage_rate": _rate(r["demand_covered"], r["demand"]),
+                     "area_km2": round(float(r["area_km2"]), 4),
+                     "area_covered_km2": None if r["area_covered_km2"] is None or pd.isna(r["area_covered_km2"])
+                     else round(float(r["area_covered_km2"]), 4)})
+    total_d, total_c = float(inp.d_weight.sum()), float(inp.d_weight[cov].sum())
+    totals = {"sites": int(inp.site_id.size), "demand": total_d, "demand_covered": total_c,
+              "coverage_rate": _rate(total_c, total_d),
+              "area_km2": round(_km2(inp.district), 4) if inp.district is not None else None,
+              "area_covered_km2": None}
+    if straight and inp.district is not None:
+        from geo.coverage import area_coverage_from_sites
+        totals["area_covered_km2"] = round(area_coverage_from_sites(
+            inp.district, inp.site_lon, inp.site_lat, radius_m=radius_m)[1], 4)
+    if mode == "walk":
+        totals["demand_non_routable"] = float(inp.d_weight[~routable].sum())
+        totals["points_non_routable"] = int((~routable).sum())
+    return {"radius_m": radius_m, "mode": mode, "by": by, "filters": {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                                                                       for k, v in site_filters.items()},
+            "totals": totals, "areas": rows}
+
+
+def _km2(geom) -> float:
+    from geo.geodesy import GEOD
+    return abs(GEOD.geometry_area_perimeter(geom)[0]) / 1e6
+
+
+def coverage_gaps(conn: sa.Connection, *, radius_m: float, h3_res: int = 9, **site_filters):
+    """Uncovered polygons of the district and uncovered-demand H3 hotspots, each ranked."""
+    inp = load_inputs(conn, **site_filters)
+    cov = covered_from_sites(inp.d_lon, inp.d_lat, inp.site_lon, inp.site_lat, radius_m=radius_m)
+    gaps = None
+    if inp.district is not None:
+        gaps = gaps_from_sites(inp.district, inp.site_lon, inp.site_lat, radius_m=radius_m,
+                               demand_lon=inp.d_lon, demand_lat=inp.d_lat, demand_weight=inp.d_weight,
+                               covered=cov)
+    hot = hotspots_from_demand(inp.d_lon, inp.d_lat, inp.d_weight, cov, h3_res=h3_res)
+    return gaps, hot
+
+
+def candidate_arrays(conn: sa.Connection, path: str | None = None):
+    """Candidate places: from a file (checked like an import, nothing written) or the database."""
+    if path:
+        from geo._io import read_table
+        from geo.imports import _raise_if_errors
+        from geo.records import convert_points, parse_float
+        table = read_table(path)
+        problems = []
+        lon, lat, _ = convert_points(table, None, problems)
+        cap = []
+        for i in range(len(table.frame)):
+            try:
+                cap.append(parse_float(table.cell(i, "capacity"), name="capacity"))
+            except ValueError as e:
+                problems.append(table.problem(i, "capacity", str(e)))
+        _raise_if_errors(problems)
+        names = [table.cell(i, "name") or table.cell(i, "code") for i in range(len(table.frame))]
+        codes = [table.cell(i, "code") for i in range(len(table.frame))]
+        cap = np.array([np.nan if c is None else c for c in cap], dtype="float64")
+        return lon, lat, codes, names, cap
+    rows = conn.execute(sa.select(candidates).order_by(candidates.c.id)).all()
+    return (np.array([r.lon for r in rows], dtype="float64"), np.array([r.lat for r in rows], dtype="float64"),
+            [r.code for r in rows], [r.name for r in rows],
+            np.array([np.nan if r.capacity is None else r.capacity for r in rows], dtype="float64"))
+
+
+def suggestions(conn: sa.Connection, *, count: int, radius_m: float, candidates_path: str | None = None,
+                method: str = "auto", **site_filters):
+    """Proposed new sites in pick order with ``gain`` and ``cumulative_coverage_rate``."""
+    from geo.siting import grid_candidates_from_gaps, suggest_sites
+    if not 1 <= count <= 1000:
+        raise InputError("count must be between 1 and 1000", field="count")
+    inp = load_inputs(conn, **site_filters)
+    if inp.d_lon.size == 0:
+        raise InputError("no demand points are loaded (yizhan import demand FILE)", field="demand")
+    clon, clat, codes, names, cap = candidate_arrays(conn, candidates_path)
+    source = "candidates"
+    if clon.size == 0:
+        if inp.district is None:
+            raise InputError("no candidates and no areas to grid: load candidates or areas", field="candidates")
+        gaps, _ = coverage_gaps(conn, radius_m=radius_m, **site_filters)
+        clon, clat = grid_candidates_from_gaps(list(gaps.geometry), spacing_m=radius_m / 4)
+        codes = [None] * len(clon)
+        names = [f"网格点{i + 1}" for i in range(len(clon))]
+        cap = None
+        source = "grid"
+    res = suggest_sites(inp.d_lon, inp.d_lat, inp.d_weight, clon, clat, existing_lon=inp.site_lon,
+                        existing_lat=inp.site_lat, radius_m=radius_m, count=count,
+                        capacity=cap if cap is not None and np.isfinite(cap).any() else None, method=method)
+    picks = []
+    for k, c in enumerate(res.chosen.tolist()):
+        picks.append({"rank": k + 1, "candidate_code": codes[c], "name": names[c], "lon": float(res.lon[k]),
+                      "lat": float(res.lat[k]), "gain": float(res.gain[k]),
+                      "cumulative_coverage_rate": round(float(res.cumulative_coverage_rate[k]), 6)})
+    return {"method": res.method, "bound": res.bound, "source": source, "radius_m": radius_m,
+            "base_coverage_rate": round(float(res.base_coverage_rate), 6), "total_demand": float(res.total_demand),
+            "suggestions": picks}

@@ -1,0 +1,108 @@
+"""Coverage, gaps and suggestions from the database, through the CLI and the real HTTP API,
+on both backends, against a brute-force geodesic oracle."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pyproj import Geod
+
+from geo.demo import build_demo
+from geo.import_areas import import_areas
+from geo.import_points import import_demand
+from geo.imports import import_sites
+
+GEOD = Geod(ellps="WGS84")
+
+
+def brute_rate(slon, slat, dlon, dlat, w, r):
+    cov = np.zeros(len(dlon), bool)
+    for x, y in zip(slon, slat):
+        _, _, d = GEOD.inv(np.full(len(dlon), x), np.full(len(dlon), y), dlon, dlat)
+        cov |= d <= r
+    return cov, float(w[cov].sum() / w.sum())
+
+
+@pytest.fixture
+def planted(engine, data_dir, tmp_path):
+    """Demo areas; sites at known spots; demand at 999.9 m / 1000.1 m and random points."""
+    import_areas(engine, data_dir / "district.geojson", level="district")
+    import_areas(engine, data_dir / "streets.geojson", level="street")
+    sites = [(112.565, 37.861), (112.585, 37.845), (112.60, 37.86)]
+    rows = ["code,name,lon,lat,status,opening_hours,services"]
+    for i, (x, y) in enumerate(sites):
+        hours = "20:00-02:00" if i == 2 else "08:00-18:00"
+        rows.append(f"S{i},站{i},{x},{y},open,{hours},{'charging' if i == 0 else 'water'}")
+    (tmp_path / "s.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    import_sites(engine, tmp_path / "s.csv", kind="love_station")
+    rng = np.random.default_rng(5)
+    dl, dt_, w = [], [], []
+    for x, y in sites:
+        for dist in (999.9, 1000.1):
+            az = rng.uniform(0, 360)
+            lo, la, _ = GEOD.fwd(x, y, az, dist)
+            dl.append(lo), dt_.append(la), w.append(3.0)
+    n = 400
+    dl += list(rng.uniform(112.55, 112.62, n))
+    dt_ += list(rng.uniform(37.835, 37.875, n))
+    w += list(rng.integers(1, 20, n).astype(float))
+    (tmp_path / "d.csv").write_text("lon,lat,weight\n" + "".join(f"{float(a)!r},{float(b)!r},{c}\n" for a, b, c in zip(dl, dt_, w)),
+                                    encoding="utf-8")
+    import_demand(engine, tmp_path / "d.csv")
+    return np.array(sites), np.array(dl), np.array(dt_), np.array(w)
+
+
+def test_coverage_equals_brute_force(planted, db_url, server_factory, client_factory):
+    sites, dl, dt_, w = planted
+    cov, rate = brute_rate(sites[:, 0], sites[:, 1], dl, dt_, w, 1000.0)
+    assert cov[[0, 2, 4]].all()  # planted at 999.9 m: inside (1000.1 m ones may be near another site)
+    with server_factory(db_url) as srv:
+        c = client_factory(srv.url)
+        r = c.get("/api/coverage", params={"radius": 1000}).json()
+        assert r["totals"]["coverage_rate"] == pytest.approx(rate, abs=1e-6)
+        assert r["totals"]["demand_covered"] == pytest.approx(float(w[cov].sum()))
+        assert r["totals"]["demand"] == pytest.approx(float(w.sum()))
+        assert 0 < sum(a["demand"] for a in r["areas"]) <= float(w.sum()) + 1e-6  # some points lie outside the streets
+        for key in ("sites", "demand", "demand_covered", "coverage_rate", "area_km2", "area_covered_km2"):
+            assert key in r["totals"] and key in r["areas"][0]
+        # only the charging site; only sites open at 23:00 (the night one)
+        cov1, rate1 = brute_rate(sites[:1, 0], sites[:1, 1], dl, dt_, w, 1000.0)
+        r1 = c.get("/api/coverage", params={"radius": 1000, "service": "充电"}).json()
+        assert r1["totals"]["coverage_rate"] == pytest.approx(rate1, abs=1e-6) and r1["totals"]["sites"] == 1
+        cov2, rate2 = brute_rate(sites[2:, 0], sites[2:, 1], dl, dt_, w, 1000.0)
+        r2 = c.get("/api/coverage", params={"radius": 1000, "at": "2024-07-01T23:00"}).json()
+        assert r2["totals"]["coverage_rate"] == pytest.approx(rate2, abs=1e-6) and r2["totals"]["sites"] == 1
+        g = c.get("/api/coverage/gaps", params={"radius": 1000}).json()
+        du = [f["properties"]["demand_uncovered"] for f in g["features"]]
+        assert du == sorted(du, reverse=True) and {f["properties"]["type"] for f in g["features"]} == {"area", "hotspot"}
+        hot = [f for f in g["features"] if f["properties"]["type"] == "hotspot"]
+        assert sum(f["properties"]["demand_uncovered"] for f in hot) == pytest.approx(float(w[~cov].sum()))
+        for bad in ({"radius": -1}, {"radius": "nan"}, {"by": "city"}, {"mode": "fly"}, {"kind": "x"},
+                    {"at": "soon"}, {"mode": "walk"}, {"mode": "walk", "network": "/nope.pbf"}):
+            resp = c.get("/api/coverage", params=bad)
+            assert resp.status_code == 422 and resp.json()["detail"], bad
+
+
+def test_suggestions_api_and_cli(engine, db_url, server_factory, client_factory, tmp_path):
+    build_demo(engine)
+    with server_factory(db_url) as srv:
+        c = client_factory(srv.url)
+        fc = c.get("/api/coverage/suggestions", params={"count": 4, "radius": 1000}).json()
+        gains = [f["properties"]["gain"] for f in fc["features"]]
+        rates = [f["properties"]["cumulative_coverage_rate"] for f in fc["features"]]
+        assert len(gains) == 4 and gains == sorted(gains, reverse=True) and rates == sorted(rates)
+        assert fc["method"] in ("greedy", "exact") and fc["bound"]
+        assert rates[-1] == pytest.approx(fc["base_coverage_rate"] + sum(gains) / fc["total_demand"], abs=1e-5)
+        assert c.get("/api/coverage/suggestions", params={"count": 0}).status_code == 422
+        html = c.get("/maps/coverage").text
+        assert "https://" not in html.split("<body")[0] and "/static/leaflet/leaflet.js" in html
+    from test_cli import run
+    r = run(db_url, "suggest", "--count", "3", "--radius", "1000", "--json")
+    assert r.returncode == 0, r.stderr
+    r = run(db_url, "coverage", "--radius", "1000", "--by", "community", "--out", tmp_path / "c.xlsx")
+    assert r.returncode == 0 and (tmp_path / "c.xlsx").exists()
+    r = run(db_url, "map", "coverage", "--out", tmp_path / "m.html")
+    assert r.returncode == 0 and (tmp_path / "m.html").stat().st_size > 100_000
+    import re
+    html = (tmp_path / "m.html").read_text(encoding="utf-8")
+    assert not re.findall(r'<(?:script[^>]*src|link[^>]*href)=["\']?(?:https?:)?//', html)
+    assert run(db_url, "coverage", "--radius", "-5").returncode == 1
