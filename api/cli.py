@@ -182,6 +182,17 @@ def export_sites_cmd(format: Annotated[ExportFormat, typer.Option("--format")],
     out.print(f"wrote {n} sites to {out_path}")
 
 
+@app.command()
+def backup(out_path: Annotated[Path, typer.Option("--out", help="FILE.db (SpatiaLite) or FILE.dump (PostGIS)")]) -> None:
+    """Back up the whole database, every site with its history (restore: see README)."""
+    from geo.backup import backup_database
+    try:
+        path = backup_database(engine(), out_path)
+    except YizhanError as e:
+        fail(e)
+    out.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
 @token_app.command("create")
 def token_create(role: Annotated[str, typer.Option(help="planner or admin (reader: read-only)")],
                  name: Annotated[Optional[str], typer.Option(help="who holds it")] = None) -> None:

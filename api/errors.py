@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy.exc as sa_exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from api.geojson import JSON
@@ -43,6 +44,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         return _body(exc.detail, exc.status_code, getattr(exc, "headers", None))
+
+    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.InterfaceError)
+    async def database_down(request: Request, exc: Exception):
+        """The database is unreachable or restarting: a retryable 503, not a crash."""
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    str(exc).splitlines()[0][:200])
+        return _body("database temporarily unavailable; retry shortly", 503, {"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # a bug, not bad input
