@@ -218,7 +218,12 @@ def _geo_cell(v) -> str:
     return str(v)
 
 
-def read_table(path: str | Path) -> Table:
+def _max_import_bytes() -> int:
+    from geo.settings import get_settings
+    return int(get_settings().max_import_mb * 1e6)
+
+
+def read_table(path: str | Path, *, max_bytes: int | None = None) -> Table:
     """Read any supported file into a :class:`Table` (raises :class:`InputError`)."""
     path = Path(path)
     if not path.exists():
@@ -226,8 +231,13 @@ def read_table(path: str | Path) -> Table:
     if path.is_dir():
         raise _fail(path, "is a folder, not a file")
     suffix = path.suffix.lower()
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise _fail(path, "the file is empty (0 bytes)")
+    limit = max_bytes if max_bytes is not None else _max_import_bytes()
+    if size > limit:
+        raise _fail(path, f"the file is {size / 1e6:.0f} MB, over the import limit of {limit / 1e6:.0f} MB "
+                          "(split it, or raise YIZHAN_MAX_IMPORT_MB)")
     if suffix in TABULAR:
         return _read_csv(path, path.read_bytes())
     if suffix in EXCEL:

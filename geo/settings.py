@@ -14,6 +14,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     default_radius_m: float = 1000.0
     duplicate_distance_m: float = 20.0
+    max_import_mb: float = 100.0
 
 
 def get_settings(**overrides) -> Settings:

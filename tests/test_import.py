@@ -187,3 +187,15 @@ def test_shapefile_and_xlsx_with_chinese_headers(engine, tmp_path):
     got = _sites(engine)
     assert got["S1"].level == "provincial_union" and got["S1"].services == "water,charging"
     assert got["S2"].status == "planned" and got["X1"].opened_on == dt.date(2022, 3, 5)
+
+
+def test_oversize_file_refused_before_reading(engine, tmp_path, fp):
+    """A 200 MB file (sparse, made here: too big to keep in the repository) is refused at once."""
+    big = tmp_path / "huge.csv"
+    with big.open("wb") as fh:
+        fh.write(b"code,name,lon,lat\n")
+        fh.truncate(200 * 1024 * 1024)
+    before = fp(engine)
+    with pytest.raises(InputError, match="over the import limit of 100 MB"):
+        import_sites(engine, big, kind="love_station")
+    assert fp(engine) == before
