@@ -30,17 +30,15 @@ import pyproj
 import shapely
 from scipy.spatial import cKDTree
 
+from geo.geodesy import A, E2, GEOD, ecef
+
 __all__ = [
     "GEOD", "ecef_from_lonlat", "geodesic_distance", "covered_from_sites", "nearest_distance_from_sites",
     "pairs_from_sites", "discs_from_sites", "area_coverage_from_sites", "coverage_by_area", "gaps_from_sites",
     "hotspots_from_demand",
 ]
 
-GEOD = pyproj.Geod(ellps="WGS84")
-_A = 6378137.0
-_F = 1.0 / 298.257223563
-_E2 = _F * (2.0 - _F)
-RHO_MIN = _A * (1.0 - _E2)  #: smallest radius of curvature of WGS-84 (m)
+RHO_MIN = A * (1.0 - E2)  #: smallest radius of curvature of WGS-84 (m)
 TOL = 1e-4  #: metres of slack around the decision shell
 
 
@@ -50,10 +48,7 @@ def _arr(x):
 
 def ecef_from_lonlat(lon, lat):
     """Earth-centred ``(n, 3)`` coordinates in metres of WGS-84 surface points (degrees in)."""
-    lam, phi = np.radians(_arr(lon)), np.radians(_arr(lat))
-    sphi, cphi = np.sin(phi), np.cos(phi)
-    n = _A / np.sqrt(1.0 - _E2 * sphi * sphi)
-    return np.column_stack((n * cphi * np.cos(lam), n * cphi * np.sin(lam), n * (1.0 - _E2) * sphi))
+    return ecef(_arr(lon), _arr(lat))
 
 
 def _sure_chord(radius_m):
@@ -391,8 +386,8 @@ def hotspots_from_demand(lon, lat, weight, covered, *, h3_res=9):
     x, y, unc = _arr(lon), _arr(lat), ~np.asarray(covered, dtype=bool).ravel()
     w = np.ones(x.size) if weight is None else _arr(weight)
     cells = [h3.latlng_to_cell(b, a, h3_res) for a, b in zip(x[unc].tolist(), y[unc].tolist())]
-    df = pd.DataFrame({"h3": cells, "demand_uncovered": w[unc], "points": 1})
-    df = df.groupby("h3", sort=True, as_index=False).sum().sort_values(["demand_uncovered", "points", "h3"], ascending=[False, False, True], kind="stable")
+    df = pd.DataFrame({"h3": cells, "demand_uncovered": w[unc], "points": 1}).groupby("h3", as_index=False).sum()
+    df = df.sort_values(["demand_uncovered", "points", "h3"], ascending=[False, False, True], kind="stable")
     geom = [shapely.Polygon([(lng, lat_) for lat_, lng in h3.cell_to_boundary(c)]) for c in df["h3"]]
     gdf = gpd.GeoDataFrame(df.reset_index(drop=True), geometry=geom, crs="EPSG:4326")
     gdf.insert(0, "rank", np.arange(1, len(gdf) + 1))

@@ -5,9 +5,9 @@ import numpy as np
 from pyproj import Geod
 
 GEOD = Geod(ellps="WGS84")
-_A = 6378137.0
-_F = 1 / 298.257223563
-_E2 = _F * (2 - _F)
+A = 6378137.0  #: WGS-84 semi-major axis (m)
+F = 1 / 298.257223563  #: WGS-84 flattening
+E2 = F * (2 - F)  #: first eccentricity squared
 
 
 def ecef(lon, lat) -> np.ndarray:
@@ -20,9 +20,9 @@ def ecef(lon, lat) -> np.ndarray:
     lam = np.radians(np.asarray(lon, dtype="float64"))
     phi = np.radians(np.asarray(lat, dtype="float64"))
     s = np.sin(phi)
-    n = _A / np.sqrt(1 - _E2 * s * s)
+    n = A / np.sqrt(1 - E2 * s * s)
     c = np.cos(phi)
-    return np.column_stack([n * c * np.cos(lam), n * c * np.sin(lam), n * (1 - _E2) * s])
+    return np.column_stack([n * c * np.cos(lam), n * c * np.sin(lam), n * (1 - E2) * s])
 
 
 def distance_m(lon1, lat1, lon2, lat2) -> np.ndarray:

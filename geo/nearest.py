@@ -47,6 +47,8 @@ import numpy as np
 import pyproj
 from scipy.spatial import cKDTree
 
+from geo.geodesy import A, E2, ecef
+
 __all__ = ["NearestIndex"]
 
 _MARGIN = 2  # extra chord candidates fetched beyond k
@@ -123,20 +125,14 @@ class NearestIndex:
         """Read-only latitudes of the indexed sites."""
         return self._lat
 
-    def _ecef(self, lon, lat) -> np.ndarray:
-        """Geodetic (height 0) to ECEF metres on the Geod's own ellipsoid, vectorised."""
-        a, f = self._geod.a, self._geod.f
-        e2 = f * (2.0 - f)
-        lam, phi = np.radians(lon), np.radians(lat)
-        sphi, cphi = np.sin(phi), np.cos(phi)
-        n = a / np.sqrt(1.0 - e2 * sphi * sphi)
-        return np.stack([n * cphi * np.cos(lam), n * cphi * np.sin(lam),
-                         n * (1.0 - e2) * sphi], axis=-1)
+    @staticmethod
+    def _ecef(lon, lat) -> np.ndarray:
+        """Geodetic (height 0) to ECEF metres, vectorised (:func:`geo.geodesy.ecef`)."""
+        return ecef(lon, lat)
 
     def _ecef1(self, lon: float, lat: float) -> np.ndarray:
         """Scalar `_ecef` with the same formulas (math is ~10x cheaper than numpy here)."""
-        a, f = self._geod.a, self._geod.f
-        e2 = f * (2.0 - f)
+        a, e2 = A, E2
         lam, phi = math.radians(lon), math.radians(lat)
         sphi, cphi = math.sin(phi), math.cos(phi)
         n = a / math.sqrt(1.0 - e2 * sphi * sphi)

@@ -117,15 +117,9 @@ def _compact(idx, n):
     return np.flatnonzero(used), (np.cumsum(used) - 1)[idx]
 
 
-def _row_sums(A, v):
-    """``sum(v[i] for i in row j)`` for each row of CSR ``A``."""
-    ones = sp.csr_array((np.ones(A.nnz), A.indices, A.indptr), shape=A.shape)  # A.data holds distances
-    return ones @ np.asarray(v, dtype="float64")
-
-
-def _lazy_greedy(A, resid, cap, count):
-    """Lazy greedy over CSR ``A`` (candidates × demand, data = distance)."""
-    heap = [(-u, j) for j, u in enumerate(np.minimum(cap, _row_sums(A, resid)).tolist()) if u > 0]
+def _lazy_greedy(A, resid, cap, count, dist=None):
+    """Lazy greedy over 0/1 CSR ``A`` (candidates × demand); ``dist`` aligned with ``A.data``."""
+    heap = [(-u, j) for j, u in enumerate(np.minimum(cap, A @ resid).tolist()) if u > 0]
     heapq.heapify(heap)
     picks, gains = [], []
     while heap and len(picks) < count:
@@ -139,7 +133,7 @@ def _lazy_greedy(A, resid, cap, count):
             heapq.heappush(heap, (-g, j))
             continue
         picks.append(j)
-        gains.append(_serve(resid, cols, A.data[lo:hi], cap[j]))
+        gains.append(_serve(resid, cols, None if dist is None else dist[lo:hi], cap[j]))
     return picks, gains
 
 
@@ -153,7 +147,7 @@ def _spread(A, AT, w, idx):
 
 def _random_greedy(A, AT, w, count, rng, *, rcl=3):
     """Greedy that picks uniformly among the ``rcl`` best gains (GRASP construction)."""
-    n, g0, chosen = np.zeros(A.shape[1], dtype=np.int64), _row_sums(A, w), []
+    n, g0, chosen = np.zeros(A.shape[1], dtype=np.int64), A @ w, []
     for _ in range(count):
         g = g0.copy()
         g[chosen] = -1.0  # never twice
@@ -176,7 +170,7 @@ def _interchange(A, AT, w, picks, *, max_passes=5):
     """
     chosen, is_chosen = list(picks), np.isin(np.arange(A.shape[0]), picks)
     n = np.bincount(A[chosen].indices, minlength=A.shape[1]) if chosen else np.zeros(A.shape[1], np.int64)
-    g0, tol = _row_sums(A, w * (n == 0)), 1e-9 * max(float(w.sum()), 1.0)
+    g0, tol = A @ (w * (n == 0)), 1e-9 * max(float(w.sum()), 1.0)
     for _ in range(max_passes):
         improved = False
         for pos, j in enumerate(chosen):
@@ -225,7 +219,7 @@ def _ordered(A, w, cap, sel):
 
 def _greedy_bound(A, resid, gains, count):
     """Instance bound ``G / (G + top-count marginal gains)`` (uncapacitated)."""
-    total, top = float(np.sum(gains)), np.sort(_row_sums(A, resid))[::-1][:count].sum()
+    total, top = float(np.sum(gains)), np.sort(A @ resid)[::-1][:count].sum()
     return 1.0 if total + top <= 0 else total / (total + top)
 
 
@@ -322,7 +316,10 @@ def suggest_sites(
     di, ci, dist = pairs_from_sites(dlon[rest], dlat[rest], clon, clat, radius_m=radius_m)
     # reduce: keep demand and candidates that take part in some pair
     (dkeep, dinv), (ckeep, cinv) = _compact(di, rest.size), _compact(ci, clon.size)
-    A = sp.csr_array((dist, (cinv, dinv)), shape=(ckeep.size, dkeep.size))
+    coo = sp.coo_array((dist, (cinv, dinv)), shape=(ckeep.size, dkeep.size))
+    coo.has_canonical_format = True  # each pair occurs once: skip scipy's duplicate-summing sort
+    A = coo.tocsr()
+    dist, A.data = A.data, np.ones(A.nnz)  # 0/1 coverage matrix; distances kept aside, aligned
     resid, capk = w[rest][dkeep].astype("float64"), cap[ckeep]
     p, capped = min(count, A.shape[0]), bool(np.isfinite(capk).any())
     if method == "auto":
@@ -338,7 +335,7 @@ def suggest_sites(
         bound, lb = (EXACT_BOUND, 1.0) if optimal else (EXACT_LIMIT_BOUND, math.nan)
     else:
         method = "greedy"
-        picks, gains = _lazy_greedy(A, resid.copy(), capk, p) if p > 0 else ([], [])
+        picks, gains = _lazy_greedy(A, resid.copy(), capk, p, dist) if p > 0 else ([], [])
         if capped:
             bound, lb = CAPACITY_BOUND, math.nan
         else:  # uncapacitated: local search + instance bound
