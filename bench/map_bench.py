@@ -1,0 +1,79 @@
+"""Coverage-map size, build time and time-to-idle in headless Chromium.
+
+For the demo district (from a demo database built on the fly) and for 200,000 synthetic
+sites: HTML size, Python build time, and the time until the map is idle in Debian's
+Chromium (page load plus clustering, measured until ``YZ.countSites()`` answers and two
+animation frames pass). Target: under 3 s at 200,000 sites. No network: every request
+outside file:// is aborted.
+
+    .venv/bin/python bench/map_bench.py [--small]
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"]
+
+
+def idle_seconds(path: Path) -> tuple[float, int]:
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = b.new_page(viewport={"width": 1280, "height": 800})
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:")) else r.abort())
+        t0 = time.perf_counter()
+        page.goto(path.as_uri(), wait_until="load", timeout=120_000)
+        page.wait_for_function("typeof YZ !== 'undefined' && YZ.countSites() >= 0", timeout=120_000)
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        t = time.perf_counter() - t0
+        n = page.evaluate("YZ.countSites()")
+        b.close()
+    return t, n
+
+
+def bench(label: str, build) -> None:
+    from maps.offline import save_html
+    out = Path(tempfile.mkdtemp()) / "map.html"
+    t0 = time.perf_counter()
+    m = build()
+    save_html(m, out, mode="inline")
+    t_build = time.perf_counter() - t0
+    t_idle, n = idle_seconds(out)
+    print(f"{label:28s} sites {n:>7d}  html {out.stat().st_size / 1e6:6.1f} MB  build {t_build:5.2f} s  "
+          f"idle in Chromium {t_idle:5.2f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--small", action="store_true", help="20,000 synthetic sites instead of 200,000")
+    a = ap.parse_args()
+    from geo.db import engine_from_url, ensure_schema
+    from geo.demo import build_demo
+    from maps.coverage_map import coverage_map_from_layers
+    from maps.from_db import coverage_map_from_db
+    from maps.samples import synthetic_layers
+
+    work = Path(tempfile.mkdtemp())
+    eng = engine_from_url(f"sqlite:///{work / 'demo.db'}")
+    ensure_schema(eng)
+    build_demo(eng)
+
+    def demo():
+        with eng.connect() as conn:
+            return coverage_map_from_db(conn, radius_m=1000)
+    bench("demo district (迎泽区)", demo)
+    n = 20_000 if a.small else 200_000
+    layers = synthetic_layers(n, seed=1, n_demand=5000)
+    bench(f"synthetic {n:,} sites", lambda: coverage_map_from_layers(**layers, radius_m=1000, max_circles=0))
+    print("target: idle under 3 s at 200,000 sites (machine load:",
+          subprocess.run(["cat", "/proc/loadavg"], capture_output=True, text=True).stdout.split()[0] + ")")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
