@@ -21,6 +21,8 @@ from geo.hours import parse_hours
 from geo.models import areas, candidates, demand, sites
 
 MODES = ("straight", "walk")
+#: Beyond this many demand points coverage runs on Dask (a LocalCluster unless a scheduler is given).
+DASK_THRESHOLD = 20_000_000
 
 
 @dataclass
@@ -98,7 +100,7 @@ def covered_flags(inp: Inputs, *, radius_m: float, mode: str = "straight", netwo
         cov, _, routable = walk_coverage_from_sites(net, inp.d_lon, inp.d_lat, inp.site_lon, inp.site_lat,
                                                     radius_m=radius_m, max_snap_m=max_snap_m)
         return cov, routable
-    if scheduler:
+    if scheduler or inp.d_lon.size > DASK_THRESHOLD:
         import geopandas as gpd
 
         from geo._dask_coverage import covered_from_sites_dask
