@@ -1,6 +1,7 @@
 """CLI commands that read and analyse: nearest, coverage, suggest, report, map, serve, demo."""
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -219,18 +220,20 @@ def map_coverage(out_path: Annotated[Path, typer.Option("--out", help="FILE.html
                  tiles: Annotated[str, typer.Option(help="none (offline), osm, amap (GCJ-02), tianditu")] = "none",
                  suggest_count: Annotated[int, typer.Option("--suggest", help="suggested sites to show")] = 5) -> None:
     """Stand-alone coverage map (one HTML file, Leaflet embedded: opens with no network)."""
-    from geo.settings import get_settings
     from maps.from_db import coverage_map_from_db
     from maps.offline import save_html
     if tiles not in ("none", "osm", "amap", "tianditu"):
         raise typer.BadParameter("tiles must be none, osm, amap or tianditu", param_hint="--tiles")
+    key = os.environ.get("YIZHAN_TIANDITU_KEY") or None
+    if tiles == "tianditu" and not key:
+        raise typer.BadParameter("天地图 tiles need a key: set YIZHAN_TIANDITU_KEY", param_hint="--tiles")
     try:
         with engine().connect() as conn, progress_bar("map") as cb:
             cb(0, 1)
             kind_code = _site_filters(conn, kind, None, None)["kind"]
             m = coverage_map_from_db(conn, radius_m=_radius(radius), kind=kind_code, tiles=tiles,
                                      mode="inline", suggest=suggest_count,
-                                     tianditu_key=getattr(get_settings(), "tianditu_key", None))
+                                     tianditu_key=key)
             cb(1, 1)
     except YizhanError as e:
         fail(e)

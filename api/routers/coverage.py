@@ -80,9 +80,14 @@ async def coverage_map(conn: ConnDep, settings: SettingsDep, radius: Radius = 10
     from maps.from_db import coverage_map_from_db
     from maps.offline import to_html
 
+    tiles = tiles or settings.default_tiles
+    if tiles == "tianditu" and not settings.tianditu_key:
+        raise InputError("天地图 tiles need a key: set YIZHAN_TIANDITU_KEY (or use tiles=none/osm/amap)",
+                         field="tiles")
+
     def build():
         kind_code = _filters(conn, kind, None, None)["kind"]
-        m = coverage_map_from_db(conn, radius_m=radius, kind=kind_code, tiles=tiles or settings.default_tiles,
+        m = coverage_map_from_db(conn, radius_m=radius, kind=kind_code, tiles=tiles,
                                  mode="url", tianditu_key=settings.tianditu_key or None)
         return to_html(m, mode="url")
     return HTMLResponse(await run_in_threadpool(build))

@@ -16,7 +16,11 @@ from geo.report_render import FORMATS, render
 router = APIRouter(tags=["reports"])
 
 
-@router.get("/api/reports/annual")
+_CONTENT = {media: {} for media, _ in FORMATS.values()}
+
+
+@router.get("/api/reports/annual", responses={200: {"description": "the report in the asked format",
+                                                    "content": _CONTENT}})
 def annual(conn: ConnDep, year: Annotated[int, Query(ge=1990, le=2100)],
            format: Literal["json", "csv", "xlsx", "md", "html"] = "json",
            as_of: Annotated[str | None, Query(description="count date, default 31 Dec of the year")] = None,
