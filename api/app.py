@@ -43,6 +43,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     from api.routers import areas, health, nearest, ogc, sites
     for r in (health, nearest, sites, areas, ogc):
         app.include_router(r.router)
+    nearest.install_fast_path(app)
     _optional_routers(app)
     return app
 

@@ -26,7 +26,7 @@ def nearest(lon: Annotated[float, typer.Option()], lat: Annotated[float, typer.O
     import orjson
 
     from api import params
-    from geo.finder import SiteSnapshot, navigation_links, parse_when
+    from geo.finder import SiteSnapshot, parse_when
     from geo.vocab import Vocabulary
     try:
         with engine().connect() as conn:
@@ -42,8 +42,6 @@ def nearest(lon: Annotated[float, typer.Option()], lat: Annotated[float, typer.O
                             max_distance=params.positive_param(max_distance, "max_distance"))
     except YizhanError as e:
         fail(e)
-    for r in rows:
-        r["links"] = navigation_links(r["lon"], r["lat"], r["name"])
     if as_json:
         print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
         return

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import sqlalchemy as sa
 
-from geo import crs as crsmod
+import prcoords
+
 from geo.db import read_seq
 from geo.hours import minute_of_week, parse_hours
 from geo.models import sites
@@ -116,8 +117,12 @@ class SiteSnapshot:
             r = self.rows[p]
             oh = parse_hours(r["opening_hours"]) if r["opening_hours"] else None
             item = {k_: r[k_] for k_ in PROPS}
+            links = r.get("_links")
+            if links is None:  # memoised: a site's links depend only on its point and name
+                links = r["_links"] = navigation_links(r["lon"], r["lat"], r["name"])
             item.update(services=r["services"], open_now=None if oh is None else oh.is_open(when),
-                        distance_m=round(d, 1), bearing_deg=round(b, 1), lon=r["lon"], lat=r["lat"])
+                        distance_m=round(d, 1), bearing_deg=round(b, 1), links=links,
+                        lon=r["lon"], lat=r["lat"])
             out.append(item)
         return out
 
@@ -127,13 +132,13 @@ def navigation_links(lon: float, lat: float, name: str) -> dict:
 
     高德 (uri.amap.com) takes GCJ-02; 百度 (api.map.baidu.com) takes BD-09 (``bd09ll``).
     """
-    gx, gy = crsmod.point_from_wgs84(lon, lat, "gcj02")
-    bx, by = crsmod.point_from_wgs84(lon, lat, "bd09")
+    g = prcoords.wgs_gcj(prcoords.Coords(lat, lon))  # scalar calls: this runs per result
+    b = prcoords.gcj_bd(g)
     n = quote(name or "驿站", safe="")
     return {
-        "amap": f"https://uri.amap.com/navigation?to={gx:.6f},{gy:.6f},{n}&mode=walk"
+        "amap": f"https://uri.amap.com/navigation?to={g.lon:.6f},{g.lat:.6f},{n}&mode=walk"
                 f"&coordinate=gaode&callnative=1&src=yizhan",
-        "baidu": f"https://api.map.baidu.com/direction?destination=latlng:{by:.6f},{bx:.6f}"
+        "baidu": f"https://api.map.baidu.com/direction?destination=latlng:{b.lat:.6f},{b.lon:.6f}"
                  f"|name:{n}&mode=walking&coord_type=bd09ll&output=html&src=yizhan",
     }
 
