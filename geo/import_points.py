@@ -21,7 +21,6 @@ def _import_points(engine, path, *, what: str, crs, replace: bool, dry_run: bool
         raise InputError([table.problem(None, None, "the file has a header but no data rows")])
     problems = []
     lon, lat, _ = convert_points(table, crs, problems)
-    f = table.frame
     col = (lambda c, i: table.cell(i, c))
     with engine.connect() as conn:
         vocab = Vocabulary.load(conn)

@@ -22,7 +22,7 @@ from geo._io import read_table
 from geo.areas import AreaLookup
 from geo.errors import InputError, Problem
 from geo.models import sites
-from geo.records import convert_points, parse_float, site_record
+from geo.records import convert_points, site_record
 from geo.vocab import Vocabulary
 
 Progress = Callable[[int, int], None]  # (done, total)

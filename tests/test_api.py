@@ -11,7 +11,6 @@ from pathlib import Path
 import prcoords
 import pytest
 
-from geo.db import engine_from_url
 from geo.geodesy import distance_m
 from geo.imports import import_sites
 from geo.tokens import create_token

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
 from geo.db import engine_from_url, upgrade
 from geo.exports import COLUMNS, export_sites, sites_frame

@@ -1,7 +1,6 @@
 """``GET /api/reports/annual``."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, Path, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from api import params
 from api.deps import ConnDep, EngineDep, WriterDep
