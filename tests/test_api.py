@@ -247,3 +247,24 @@ def test_ogc_api_features_with_owslib(hand_server):
     assert sorted(f["properties"]["code"] for f in items["features"]) == ["C1", "N1"]
     fid = items["features"][0]["id"]
     assert w.collection_item("love_station", fid)["id"] == fid
+
+
+def test_refused_writes_change_nothing(hand_server, engine, client_factory, fp):
+    """No token, a wrong one, a revoked one or a read-only role: 401/403 and nothing written."""
+    from geo.models import tokens
+    from geo.tokens import revoke_token
+    import sqlalchemy as sa
+    with engine.begin() as conn:
+        tid, revoked = create_token(conn, role="planner", name="gone")
+        revoke_token(conn, tid)
+    before = fp(engine)
+    body = {"code": "Z1", "name": "不该写入", "kind": "love_station", "lon": 112.57, "lat": 37.86}
+    for tok, status in ((None, 401), ("yz_not_a_token", 401), (revoked, 401),
+                        (hand_server.tokens["reader"], 403)):
+        c = client_factory(hand_server.url, tok)
+        assert c.post("/api/sites", json=body).status_code == status
+        assert c.patch("/api/sites/1", json={"name": "改名"}).status_code == status
+        assert c.delete("/api/sites/1").status_code == status
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(tokens.c.secret_hash).where(tokens.c.id == tid)).scalar() != revoked
+    assert fp(engine) == before
