@@ -33,7 +33,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             engine.dispose()
 
     app = FastAPI(title="驿站 yizhan", version="0.1.0", lifespan=lifespan,
-                  default_response_class=JSON,
+                  default_response_class=JSON, docs_url=None, redoc_url=None,
                   description="Outdoor-worker rest stations (爱心驿站) and worker homes (职工之家): "
                               "nearest, sites with dated history, coverage, reports, OGC API – Features.")
     app.state.settings = settings
@@ -45,7 +45,20 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.include_router(r.router)
     nearest.install_fast_path(app)
     _optional_routers(app)
+    _offline_docs(app)
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs`` with Swagger UI served from ``/static`` (FastAPI's default uses a CDN)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="驿站 yizhan — API",
+                                   swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger-ui/favicon-32x32.png")
 
 
 def _optional_routers(app: FastAPI) -> None:

@@ -69,3 +69,11 @@ def test_finder_lists_nearest_in_api_order_and_escapes(engine, db_url, server_fa
     assert not blocked and not blocked2
     assert not errors and not errors2, errors + errors2
     assert not dialogs and not dialogs2
+
+
+@pytest.mark.browser
+def test_api_docs_render_offline(engine, db_url, server_factory, browser):
+    with server_factory(db_url) as srv:
+        page, blocked, errors, dialogs = open_page(browser, f"{srv.url}/docs")
+        page.wait_for_selector("[data-path='/api/nearest']", timeout=30_000)
+    assert not blocked and not errors, blocked + errors
