@@ -183,6 +183,7 @@ class Server:
             cmd += ["--app-dir", str(app_dir)]
         self.cmd, self.ready_path, self.start_timeout = cmd, ready_path, start_timeout
         self.env = {**os.environ, **(env or {})}
+        self._own_log = log is None  # a temp log of our own is removed on a clean exit
         self.log = log or Path(tempfile.mkstemp(prefix="yizhan_bench_srv_", suffix=".log")[1])
         self.proc: subprocess.Popen | None = None
         self.pinned = bool(pinned(core))
@@ -217,6 +218,8 @@ class Server:
                     os.killpg(p.pid, signal.SIGKILL)
                 p.wait(timeout=10)
         self._logf.close()
+        if self._own_log and exc and exc[0] is None:
+            self.log.unlink(missing_ok=True)
 
     def rss_mb(self) -> float | None:
         """Resident memory of the server process (after startup), in MB."""

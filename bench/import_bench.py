@@ -190,16 +190,16 @@ def main() -> int:
         print("writes each site's history and keeps the spatial index, in one transaction:")
         if "postgis" in backends:
             o = res["ours_postgis"]
-            print(f"  PostGIS:    ours / to_postgis          {res['gpd_postgis_write'] / o:6.2f}   "
-                  f"(ours / read+to_postgis {(res['gpd_read'] + res['gpd_postgis_write']) / o:.2f}; "
+            print(f"  PostGIS:    ours / to_postgis          {res['gpd_postgis_write'] / o:6.3f}   "
+                  f"(ours / read+to_postgis {(res['gpd_read'] + res['gpd_postgis_write']) / o:.3f}; "
                   f"to_postgis made {res['gpd_postgis_indexes']} index(es))")
         if "spatialite" in backends:
             o = res["ours_spatialite"]
-            print(f"  SpatiaLite: ours / to_file GPKG        {res['gpd_gpkg_write'] / o:6.2f}   "
-                  f"(ours / read+to_file {(res['gpd_read'] + res['gpd_gpkg_write']) / o:.2f})")
+            print(f"  SpatiaLite: ours / to_file GPKG        {res['gpd_gpkg_write'] / o:6.3f}   "
+                  f"(ours / read+to_file {(res['gpd_read'] + res['gpd_gpkg_write']) / o:.3f})")
         if "postgis" in backends and "spatialite" not in backends:
             o = res["ours_postgis"]
-            print(f"  PostGIS:    ours / to_file GPKG        {res['gpd_gpkg_write'] / o:6.2f}")
+            print(f"  PostGIS:    ours / to_file GPKG        {res['gpd_gpkg_write'] / o:6.3f}")
         print(f"\nmachine after: {_load.machine_load()}")
 
         if args.profile:

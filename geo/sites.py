@@ -113,15 +113,12 @@ def create_sites(conn: sa.Connection, states: list[dict], *, effective_on: dt.da
         v.update(code=states[k]["code"], version=1, seq=seq, created_at=t, updated_at=t)
         v["street_id"], v["community_id"] = placement[k] if placement else (None, None)
         rows.append(v)
-    ids = {}
     step = 5000
     for a in range(0, len(rows), step):
-        chunk = rows[a:a + step]
-        conn.execute(sites.insert(), chunk)  # plain executemany: RETURNING runs row by row on SQLite
-        codes = [r["code"] for r in chunk]
-        for b in range(0, len(codes), 900):
-            ids.update({code: i for i, code in conn.execute(
-                sa.select(sites.c.id, sites.c.code).where(sites.c.code.in_(codes[b:b + 900])))})
+        conn.execute(sites.insert(), rows[a:a + step])  # plain executemany: RETURNING runs row by row on SQLite
+    # Every row of this call carries the fresh ``seq``: one indexed lookup gives all the ids
+    # (``code IN (…)`` batches went quadratic on PostgreSQL inside the import transaction).
+    ids = dict(conn.execute(sa.select(sites.c.code, sites.c.id).where(sites.c.seq == seq)).all())
     hist = []
     for k, (start, snap, events) in enumerate(plans):
         sid = ids[states[k]["code"]]
