@@ -20,16 +20,22 @@ def _body(detail, status: int, headers=None) -> JSON:
     return JSON({"detail": detail}, status_code=status, headers=headers)
 
 
+def domain_status(exc: YizhanError) -> tuple[int, object, dict | None]:
+    """HTTP status, ``detail`` and extra headers for a domain error (the one mapping)."""
+    status = next((s for t, s in STATUS.items() if isinstance(exc, t)), 400)
+    detail = exc.message if isinstance(exc, InputError) else str(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, InputError) and len(exc.problems) > 1:
+        detail = [p.to_dict() for p in exc.problems]
+    return status, detail, headers
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
     @app.exception_handler(YizhanError)
     async def domain_error(request: Request, exc: YizhanError):
-        status = next((s for t, s in STATUS.items() if isinstance(exc, t)), 400)
-        detail = exc.message if isinstance(exc, InputError) else str(exc)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if isinstance(exc, InputError) and len(exc.problems) > 1:
-            detail = [p.to_dict() for p in exc.problems]
+        status, detail, headers = domain_status(exc)
         return _body(detail, status, headers)
 
     @app.exception_handler(RequestValidationError)

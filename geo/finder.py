@@ -20,53 +20,81 @@ import prcoords
 
 from geo.db import read_seq
 from geo.hours import minute_of_week, parse_hours
-from geo.models import sites
+from geo.models import areas, sites
 from geo.nearest import NearestIndex
-from geo.sites import site_select
 
 TZ = ZoneInfo("Asia/Shanghai")
+SNAP_COLS = ("id", "code", "name", "kind", "level", "status", "address", "phone", "opening_hours",
+             "services", "lon", "lat")
 PROPS = ("id", "code", "name", "kind", "level", "status", "address", "street", "community",
          "phone", "opening_hours")
 
 
+class _BoundedMemo(dict):
+    """A dict that empties itself past ``limit`` entries (memory stays bounded)."""
+
+    limit = 50_000
+
+    def __setitem__(self, key, value):
+        if len(self) >= self.limit:
+            self.clear()
+        super().__setitem__(key, value)
+
+
 @dataclass
 class SiteSnapshot:
-    """Open sites at one moment (``seq``), ready for nearest queries."""
+    """Open sites at one moment (``seq``), ready for nearest queries.
+
+    Rows are kept as the database's tuples (no per-site dicts: a 200,000-site reload must
+    stay well under the 0.5 s refresh interval's spirit); fields are read by position.
+    """
 
     seq: int
     index: NearestIndex
-    rows: list[dict]
+    rows: list                           # row tuples, columns in ``col``
+    col: dict[str, int]                  # column name → position in a row
     kind: np.ndarray                     # object array of kind codes
     service_bits: np.ndarray             # int64 bitmask per site
     service_codes: dict[str, int]        # code → bit
     hours_group: np.ndarray              # int32 index into hours_texts (-1 = unknown)
     hours_texts: list[str]
+    #: callers' per-site derived values (e.g. rendered JSON); dropped with the snapshot
+    memo: dict = field(default_factory=lambda: _BoundedMemo(), repr=False)
     _masks: dict = field(default_factory=dict, repr=False)
+    _sites: dict = field(default_factory=lambda: _BoundedMemo(), repr=False)
 
     @classmethod
     def load(cls, conn: sa.Connection) -> "SiteSnapshot":
         seq = read_seq(conn)
-        q = site_select().where(sites.c.status == "open").order_by(sites.c.id)
-        rows = [r._asdict() for r in conn.execute(q)]
-        lon = np.array([r["lon"] for r in rows], dtype="float64")
-        lat = np.array([r["lat"] for r in rows], dtype="float64")
+        st, cm = areas.alias("st"), areas.alias("cm")
+        q = (sa.select(*(sites.c[k] for k in SNAP_COLS), st.c.name.label("street"), cm.c.name.label("community"))
+             .select_from(sites.outerjoin(st, st.c.id == sites.c.street_id)
+                          .outerjoin(cm, cm.c.id == sites.c.community_id))
+             .where(sites.c.status == "open").order_by(sites.c.id))
+        res = conn.execute(q)
+        col = {k: i for i, k in enumerate(res.keys())}
+        rows = res.all()
+        n = len(rows)
+        lon = np.fromiter((r[col["lon"]] for r in rows), dtype="float64", count=n)
+        lat = np.fromiter((r[col["lat"]] for r in rows), dtype="float64", count=n)
         codes: dict[str, int] = {}
-        bits = np.zeros(len(rows), dtype="int64")
-        texts: dict[str, int] = {}
-        group = np.full(len(rows), -1, dtype="int32")
-        for i, r in enumerate(rows):
-            svc = [s for s in (r["services"] or "").split(",") if s]
-            r["services"] = svc
-            for s in svc:
-                b = codes.setdefault(s, len(codes))
-                if b < 63:
-                    bits[i] |= 1 << b
-            h = r["opening_hours"]
-            if h:
-                group[i] = texts.setdefault(h, len(texts))
-        return cls(seq=seq, index=NearestIndex(lon, lat), rows=rows,
-                   kind=np.array([r["kind"] for r in rows], dtype=object), service_bits=bits,
-                   service_codes=codes, hours_group=group, hours_texts=list(texts))
+        by_text: dict[str, int] = {}
+
+        def bits_of(text: str) -> int:  # once per distinct services string
+            b = 0
+            for svc in filter(None, text.split(",")):
+                bit = codes.setdefault(svc, len(codes))
+                if bit < 63:
+                    b |= 1 << bit
+            return b
+        svc_cache: dict[str, int] = {}
+        bits = np.fromiter((svc_cache[t] if t in svc_cache else svc_cache.setdefault(t, bits_of(t))
+                            for t in (r[col["services"]] or "" for r in rows)), dtype="int64", count=n)
+        group = np.fromiter((by_text.setdefault(h, len(by_text)) if h else -1
+                             for h in (r[col["opening_hours"]] for r in rows)), dtype="int32", count=n)
+        return cls(seq=seq, index=NearestIndex(lon, lat), rows=rows, col=col,
+                   kind=np.array([r[col["kind"]] for r in rows], dtype=object), service_bits=bits,
+                   service_codes=codes, hours_group=group, hours_texts=list(by_text))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -105,24 +133,49 @@ class SiteSnapshot:
             m = om if m is None else (m & om)
         return m
 
+    def search(self, lon: float, lat: float, *, k: int = 3, kind: str | None = None,
+               services: tuple[str, ...] = (), open_at: dt.datetime | None = None,
+               max_distance: float | None = None) -> tuple[list[int], list[float], list[float]]:
+        """Positions, geodesic distances (m) and bearings (°) of the ``k`` nearest eligible sites."""
+        mask = self.filter_mask(kind=kind, services=tuple(sorted(services)), open_at=open_at)
+        pos, dist, bearing = self.index.query(lon, lat, k=k, mask=mask, max_distance=max_distance)
+        return pos.tolist(), dist.tolist(), bearing.tolist()
+
+    def site(self, p: int) -> dict:
+        """The fixed properties of the site at position ``p``, with its navigation links.
+
+        Memoised for the snapshot's life (a site's properties and links only change with a
+        write, and a write makes a new snapshot). Treat the dict as read-only.
+        """
+        item = self._sites.get(p)
+        if item is None:
+            r, c = self.rows[p], self.col
+            item = {k_: r[c[k_]] for k_ in PROPS}
+            item["services"] = [s for s in (r[c["services"]] or "").split(",") if s]
+            item["links"] = navigation_links(r[c["lon"]], r[c["lat"]], item["name"])
+            item["lon"], item["lat"] = r[c["lon"]], r[c["lat"]]
+            self._sites[p] = item
+        return item
+
+    def open_now(self, p: int, when: dt.datetime) -> bool | None:
+        """Whether the site at ``p`` is open at ``when``; ``None`` when its hours are unknown."""
+        g = int(self.hours_group[p])
+        if g < 0:
+            return None
+        return parse_hours(self.hours_texts[g]).is_open(when)
+
     def nearest(self, lon: float, lat: float, *, k: int = 3, kind: str | None = None,
                 services: tuple[str, ...] = (), open_at: dt.datetime | None = None,
                 max_distance: float | None = None, now: dt.datetime | None = None) -> list[dict]:
         """The ``k`` nearest open sites to a WGS-84 point, with distance and bearing."""
-        mask = self.filter_mask(kind=kind, services=tuple(sorted(services)), open_at=open_at)
-        pos, dist, bearing = self.index.query(lon, lat, k=k, mask=mask, max_distance=max_distance)
+        pos, dist, bearing = self.search(lon, lat, k=k, kind=kind, services=services,
+                                         open_at=open_at, max_distance=max_distance)
         when = open_at or now or dt.datetime.now(TZ)
         out = []
-        for p, d, b in zip(pos.tolist(), dist.tolist(), bearing.tolist()):
-            r = self.rows[p]
-            oh = parse_hours(r["opening_hours"]) if r["opening_hours"] else None
-            item = {k_: r[k_] for k_ in PROPS}
-            links = r.get("_links")
-            if links is None:  # memoised: a site's links depend only on its point and name
-                links = r["_links"] = navigation_links(r["lon"], r["lat"], r["name"])
-            item.update(services=r["services"], open_now=None if oh is None else oh.is_open(when),
-                        distance_m=round(d, 1), bearing_deg=round(b, 1), links=links,
-                        lon=r["lon"], lat=r["lat"])
+        for p, d, b in zip(pos, dist, bearing):
+            item = dict(self.site(p))
+            item.update(open_now=self.open_now(p, when), distance_m=round(d, 1),
+                        bearing_deg=round(b, 1))
             out.append(item)
         return out
 

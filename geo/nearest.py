@@ -57,6 +57,7 @@ _REL_TOL = 1e-12
 _BRUTE_MIN = 5000  # masks selecting fewer sites than this ...
 _BRUTE_FRAC = 0.02  # ... or than this share are brute-forced
 _TREE_CAP = 4096  # beyond this K the masked tree search becomes brute force
+_SCALAR_MAX = 8  # rank up to this many candidates with scalar geodesics
 
 
 def _tol(t: float | np.ndarray) -> float | np.ndarray:
@@ -163,6 +164,19 @@ class NearestIndex:
         m = pos.size
         if m == 0:
             return _empty3()
+        if m <= _SCALAR_MAX:  # the same Karney solution, without numpy's per-call overhead
+            inv, slon, slat = self._geod.inv, self._lon, self._lat
+            hits = []
+            for p in pos.tolist():
+                a, _, dd = inv(lon, lat, float(slon[p]), float(slat[p]), return_back_azimuth=False)
+                if dd <= dmax:
+                    hits.append((dd, p, a))
+            hits.sort()
+            if not hits:
+                return _empty3()
+            d, p, a = zip(*hits)
+            return (np.array(p, dtype=np.int64), np.array(d, dtype=np.float64),
+                    np.array(a, dtype=np.float64))
         az, _, d = self._geod.inv(np.full(m, lon), np.full(m, lat), self._lon[pos],
                                   self._lat[pos], inplace=True,
                                   return_back_azimuth=False)

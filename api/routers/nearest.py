@@ -1,29 +1,62 @@
 """``GET /api/nearest``: the nearest open stations to a worker.
 
-The hot path is a plain Starlette route (:func:`nearest_fast`, mounted ahead of the
-FastAPI routes by :func:`install_fast_path`) that checks the query with the same rules;
-FastAPI's per-parameter validation cost more than the search itself. The FastAPI route
-below documents the endpoint in OpenAPI and answers identically.
+Workers' phones call this more than anything else, so it has a hot path:
+:class:`NearestFastPath`, a pure ASGI middleware that answers ``GET /api/nearest``
+before Starlette builds a request, runs its router or FastAPI validates parameters one
+by one (that machinery cost more than the search itself). It checks the query with the
+same rules, maps errors with :func:`api.errors.domain_status` and renders the same bytes
+as the documented FastAPI route below, which stays for OpenAPI (and answers identically
+if the fast path is not installed).
+
+Rendering reuses each site's fixed JSON (properties, navigation links, geometry in the
+output coordinate system), memoised per snapshot; only ``open_now``, ``distance_m`` and
+``bearing_deg`` are written per request.
 """
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import math
 from typing import Annotated
+from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import APIRouter, Query, Request
-from starlette.routing import Route
+from starlette.responses import Response
 
 from api import params
-from api.geojson import GeoJSON, collection, feature, point
-from geo.errors import InputError
-from geo.finder import parse_when
+from api.errors import domain_status
+from api.geojson import point
+from geo.errors import InputError, YizhanError
+from geo.finder import TZ, parse_when
 
 router = APIRouter(tags=["nearest"])
+log = logging.getLogger("yizhan.api")
+MEDIA_TYPE = "application/geo+json"
+_TRUE_FALSE_NULL = {True: b"true", False: b"false", None: b"null"}
 
 
-def answer(holder, *, lon: float, lat: float, k: int = 3, kind=None, services=None, open_at=None,
-           max_distance=None, crs=None, out_crs=None) -> GeoJSON:
-    """The response for checked-typed parameters (shared by both routes)."""
+def _site_json(snap, p: int, out) -> tuple[bytes, bytes]:
+    """``(head, id)`` of a site's feature: ``{"type":"Feature","geometry":…,"properties":{…``.
+
+    Memoised per snapshot and output coordinate system; the caller closes the properties
+    with the per-request values.
+    """
+    key = (p, out.name, out.epsg)
+    hit = snap.memo.get(key)
+    if hit is None:
+        site = snap.site(p)
+        props = {k: v for k, v in site.items() if k not in ("lon", "lat")}
+        geom = orjson.dumps(point(site["lon"], site["lat"], out))
+        head = (b'{"type":"Feature","geometry":' + geom + b',"properties":'
+                + orjson.dumps(props)[:-1])
+        hit = snap.memo[key] = (head, orjson.dumps(site["id"]))
+    return hit
+
+
+def render(holder, *, lon: float, lat: float, k: int = 3, kind=None, services=None, open_at=None,
+           max_distance=None, crs=None, out_crs=None, now: dt.datetime | None = None) -> bytes:
+    """The GeoJSON body for checked-typed parameters (shared by both routes)."""
     vocab, snap = holder.vocab, holder.snap
     spec, out = params.crs_param(crs), params.crs_param(out_crs, "out_crs")
     wlon, wlat = params.lonlat_param(lon, lat, spec)
@@ -34,15 +67,23 @@ def answer(holder, *, lon: float, lat: float, k: int = 3, kind=None, services=No
         when = parse_when(open_at)
     except ValueError as e:
         raise InputError(str(e), field="open_at") from None
+    pos, dist, bearing = snap.search(wlon, wlat, k=k, kind=kind_code, services=svc, open_at=when,
+                                     max_distance=dmax)
+    at = when or now or dt.datetime.now(TZ)
     feats = []
-    for r in snap.nearest(wlon, wlat, k=k, kind=kind_code, services=svc, open_at=when, max_distance=dmax):
-        slon, slat = r.pop("lon"), r.pop("lat")
-        feats.append(feature(point(slon, slat, out), r, r["id"]))
-    return GeoJSON(collection(feats, query={"lon": wlon, "lat": wlat, "crs": "wgs84",
-                                            "out_crs": str(out), "open_at": when}))
+    for p, d, b in zip(pos, dist, bearing):
+        head, fid = _site_json(snap, p, out)
+        feats.append(head + b',"open_now":' + _TRUE_FALSE_NULL[snap.open_now(p, at)]
+                     + b',"distance_m":' + orjson.dumps(round(d, 1))
+                     + b',"bearing_deg":' + orjson.dumps(round(b, 1)) + b'},"id":' + fid + b"}")
+    query = orjson.dumps({"lon": wlon, "lat": wlat, "crs": "wgs84", "out_crs": str(out),
+                          "open_at": when})
+    return (b'{"type":"FeatureCollection","features":[' + b",".join(feats)
+            + b'],"query":' + query + b"}")
 
 
-@router.get("/api/nearest", response_class=GeoJSON)
+@router.get("/api/nearest", response_class=Response,
+            responses={200: {"content": {MEDIA_TYPE: {}}, "description": "a GeoJSON FeatureCollection"}})
 async def nearest(request: Request,
                   lon: Annotated[float, Query(description="longitude (in `crs`)")],
                   lat: Annotated[float, Query(description="latitude (in `crs`)")],
@@ -54,11 +95,12 @@ async def nearest(request: Request,
                   crs: Annotated[str | None, Query(description="wgs84, gcj02, bd09, EPSG:NNNN")] = None,
                   out_crs: Annotated[str | None, Query()] = None):
     """Open sites sorted by geodesic distance, with 高德/百度 navigation links."""
-    return answer(request.app.state.holder, lon=lon, lat=lat, k=k, kind=kind, services=services,
+    body = render(request.app.state.holder, lon=lon, lat=lat, k=k, kind=kind, services=services,
                   open_at=open_at, max_distance=max_distance, crs=crs, out_crs=out_crs)
+    return Response(body, media_type=MEDIA_TYPE)
 
 
-def _number(q, name: str, *, required: bool = False, integer: bool = False):
+def _number(q: dict, name: str, *, required: bool = False, integer: bool = False):
     raw = q.get(name)
     if raw is None or (raw == "" and not required):
         if required:
@@ -74,19 +116,47 @@ def _number(q, name: str, *, required: bool = False, integer: bool = False):
     return v
 
 
-async def nearest_fast(request):
-    """Same contract as :func:`nearest`, without FastAPI's per-parameter machinery."""
-    q = request.query_params
+def render_query(holder, query_string: bytes) -> bytes:
+    """:func:`render` for a raw query string (the fast path's parameter checks)."""
+    q = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
     k = _number(q, "k", integer=True)
     if k is not None and not 1 <= k <= 50:
         raise InputError(f"{k} is out of range (1 ≤ k ≤ 50)", field="k")
-    return answer(request.app.state.holder, lon=_number(q, "lon", required=True),
-                  lat=_number(q, "lat", required=True), k=3 if k is None else k,
-                  kind=q.get("kind") or None, services=q.get("services") or None,
-                  open_at=q.get("open_at") or None, max_distance=_number(q, "max_distance"),
-                  crs=q.get("crs") or None, out_crs=q.get("out_crs") or None)
+    return render(holder, lon=_number(q, "lon", required=True), lat=_number(q, "lat", required=True),
+                  k=3 if k is None else k, kind=q.get("kind") or None,
+                  services=q.get("services") or None, open_at=q.get("open_at") or None,
+                  max_distance=_number(q, "max_distance"), crs=q.get("crs") or None,
+                  out_crs=q.get("out_crs") or None)
+
+
+class NearestFastPath:
+    """Pure ASGI middleware answering ``GET``/``HEAD /api/nearest`` directly.
+
+    Every other request passes to the application unchanged.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != "/api/nearest" or scope["method"] not in ("GET", "HEAD"):
+            return await self.app(scope, receive, send)
+        headers = [(b"content-type", MEDIA_TYPE.encode())]
+        try:
+            body, status = render_query(scope["app"].state.holder, scope["query_string"]), 200
+        except YizhanError as e:
+            status, detail, extra = domain_status(e)
+            body, headers = orjson.dumps({"detail": detail}), [(b"content-type", b"application/json")]
+            headers += [(k.lower().encode(), v.encode()) for k, v in (extra or {}).items()]
+        except Exception:  # a bug, not bad input: same answer as the app's handler
+            log.exception("unhandled error on GET /api/nearest")
+            body, status = orjson.dumps({"detail": "internal error (logged)"}), 500
+            headers = [(b"content-type", b"application/json")]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 
 def install_fast_path(app) -> None:
-    """Put the Starlette route for ``GET /api/nearest`` ahead of the FastAPI one."""
-    app.router.routes.insert(0, Route("/api/nearest", nearest_fast, methods=["GET"], include_in_schema=False))
+    """Answer ``GET /api/nearest`` in :class:`NearestFastPath`, ahead of the app's routing."""
+    app.add_middleware(NearestFastPath)
