@@ -65,7 +65,9 @@ ASSETS: dict[str, Asset] = {
     "Control.Fullscreen.js": _a("js", "leaflet.fullscreen/Control.FullScreen.js",
                                 "Control.FullScreen.min.js"),
     "Control.FullScreen.css": _a("css", "leaflet.fullscreen/Control.FullScreen.css"),
+    "supercluster": _a("js", "supercluster/supercluster.min.js"),
     "yizhan_map_js": _a("js", "yizhan/yizhan-map.js"),
+    "yizhan_sites_js": _a("js", "yizhan/yizhan-sites.js"),
     "yizhan_map_css": _a("css", "yizhan/yizhan-map.css"),
 }
 

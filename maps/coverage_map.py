@@ -30,12 +30,13 @@ import pandas as pd
 from folium.plugins import Fullscreen, HeatMap
 from folium.utilities import JsCode
 
-from maps.elements import DomControl, SearchControl, ServiceCircles, SiteClusterLayer, YizhanAssets
-from maps.layers import as_gdf, code_of, label_of, points_xy, shift_gdf, site_payload, vocab_labels
+from maps.elements import DomControl, FitView, SearchControl, ServiceCircles, SiteClusterLayer, YizhanAssets
+from maps.layers import as_gdf, code_of, label_of, points_xy, shift_gdf, vocab_labels
 from maps.offline import DEFAULT_MAX_ZOOM, localize, needs_gcj02, offline_map
 from maps.polygons import (COVERAGE_CLASSES, NO_DATA_COLOR, area_features, feature_collection, fmt_number,
                            gap_features, hotspot_features, zone_features)
 from maps.safe import display_value, html_text, popup_html
+from maps.site_data import site_payload
 
 __all__ = ["coverage_map_from_layers", "DEFAULT_TITLE"]
 
@@ -75,7 +76,7 @@ def _legend_html(payloads: list[dict], present: dict, radius_m: float) -> str:
         by = "级别" if p["kind"] == "love_station" else "建设阶段"
         parts.append(f'<div class="yz-lg-h">{html_text(p["label"])}（按{by}）</div>')
         parts.extend(_swatch(s["color"], s["label"], f"yz-sw-{p['shape']}") for s in p["styles"])
-        hollow = hollow or not all(p["open"])
+        hollow = hollow or p["nOpen"] < p["n"]
     if hollow:
         parts.append('<div class="yz-lg-row"><span class="yz-sw yz-sw-hollow"></span>未运营（规划、建设中、暂停等）</div>')
     extra = [("zones", "#74a9cf", f"服务范围（{radius_m:,.0f} 米）"), ("gaps", "#ef8a62", "未覆盖区域"),
@@ -97,9 +98,12 @@ def _legend_html(payloads: list[dict], present: dict, radius_m: float) -> str:
 def _split_kinds(sites, labels: dict) -> list[tuple[str, object]]:
     if sites is None or len(sites) == 0:
         return []
-    kinds = (sites["kind"].map(lambda v: code_of(labels, "kind", v) or "love_station")
-             if "kind" in sites.columns else pd.Series("love_station", index=sites.index))
-    found = list(dict.fromkeys(kinds))
+    if "kind" not in sites.columns:
+        return [("love_station", sites)]
+    codes, uniques = pd.factorize(sites["kind"], use_na_sentinel=True)  # label lookups once per value
+    kinds = np.array([code_of(labels, "kind", u) or "love_station" for u in uniques.tolist()]
+                     + ["love_station"], dtype=object)[codes]
+    found = set(kinds.tolist())
     order = [k for k in _KIND_ORDER if k in found] + sorted(k for k in found if k not in _KIND_ORDER)
     return [(k, sites.loc[kinds == k]) for k in order]
 
@@ -184,6 +188,7 @@ def coverage_map_from_layers(*, district, streets=None, communities=None, sites=
     m = offline_map(tiles, tianditu_key=tianditu_key, max_zoom=max_zoom, location=center,
                     zoom_start=12, control_scale=True, font_size="14px")
     YizhanAssets().add_to(m)
+    FitView(bounds, padding=20).add_to(m)  # before the layers: they draw the final view once
     present: dict[str, bool] = {}
 
     if district_g is not None and len(district_g):
@@ -223,7 +228,7 @@ def coverage_map_from_layers(*, district, streets=None, communities=None, sites=
         by = "级别" if kind == "love_station" else "建设阶段"
         SiteClusterLayer(payload, html_text(f"{label_of(lab, 'kind', kind)}（按{by}）")).add_to(m)
         payloads.append(payload)
-    n_open = sum(sum(p["open"]) for p in payloads)
+    n_open = sum(p["nOpen"] for p in payloads)
     if (zones_g is None or not len(zones_g)) and 0 < n_open <= max_circles:
         ServiceCircles(radius_m, html_text(f"服务范围（{radius_m:,.0f} 米）"), limit=max_circles).add_to(m)
         present["zones"] = True
@@ -243,7 +248,6 @@ def coverage_map_from_layers(*, district, streets=None, communities=None, sites=
         SearchControl().add_to(m)
     Fullscreen(position="topleft", title="全屏", title_cancel="退出全屏").add_to(m)
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
-    m.fit_bounds(bounds, padding=(20, 20))
     m.get_root().title = html_text(title)
     localize(m, mode=mode, base_url=base_url)
     return m

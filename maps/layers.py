@@ -2,7 +2,7 @@
 
 Inputs may be GeoDataFrames (any CRS; converted to WGS-84), GeoSeries, shapely
 geometries, GeoJSON dicts, DataFrames or lists of dicts with ``lon``/``lat``. Sites become
-column-oriented JSON (:func:`site_payload`) that the browser turns into clustered markers;
+compact column-oriented JSON in :mod:`maps.site_data`, which the browser clusters;
 polygons become GeoJSON in :mod:`maps.polygons`. When drawing on 高德 tiles every coordinate is
 shifted to GCJ-02 with :func:`geo.crs.from_wgs84` (:func:`shift_gdf`).
 """
@@ -31,7 +31,6 @@ SHAPES = {"love_station": "circle", "worker_home": "square"}
 SITE_FIELDS = [("code", "编号"), ("kind", "类型"), ("level", "级别"), ("status", "状态"), ("address", "地址"),
                ("street", "街道"), ("community", "社区"), ("services", "服务"), ("opening_hours", "开放时间"),
                ("host_org", "依托单位"), ("operator", "运营方"), ("phone", "联系电话"), ("capacity", "容量")]
-_TRANSLATED = {"kind": "kind", "level": "level", "status": "status"}
 _SPLIT = re.compile(r"[,，、;；|]+")
 
 
@@ -93,7 +92,8 @@ def label_of(labels: dict, domain: str, value) -> str:
     return "" if code is None else labels.get(domain, {}).get(code, code)
 
 
-def _services_label(labels: dict, value) -> str:
+def services_label(labels: dict, value) -> str:
+    """Chinese labels of a services value (a list or a ``,``/``、``/``;``-separated string), joined with ``、``."""
     if isinstance(value, str):
         parts = _SPLIT.split(value)
     elif isinstance(value, (list, tuple, set, np.ndarray)):
@@ -201,95 +201,3 @@ def points_xy(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
         geoms = geoms.copy()
         geoms[not_pt] = shapely.point_on_surface(geoms[not_pt])
     return shapely.get_x(geoms), shapely.get_y(geoms)
-
-
-# --------------------------------------------------------------------------- sites
-
-
-def _encode(values: list, n: int):
-    """Column as a plain list, or dictionary-encoded ``{"v": uniques, "i": codes}``."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    if len(uniques) * 2 <= n:
-        return {"v": list(uniques), "i": codes.tolist()}
-    return values
-
-
-def _display_column(series: pd.Series, fn) -> list:
-    """``fn`` of every value (computed once per distinct value), ``None`` for missing/empty."""
-    try:
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    except TypeError:  # lists (e.g. services) are not hashable
-        hashable = series.map(lambda v: tuple(v) if isinstance(v, (list, np.ndarray)) else v)
-        codes, uniques = pd.factorize(hashable, use_na_sentinel=True)
-    shown = [fn(u) or None for u in uniques]
-    return [shown[c] if c >= 0 else None for c in codes]
-
-
-def site_payload(sites: gpd.GeoDataFrame, kind: str, labels: dict, *, gcj02: bool = False) -> dict:
-    """Compact, column-oriented data of the sites of one kind for ``YZ.addSiteLayer``.
-
-    Parameters
-    ----------
-    sites : GeoDataFrame
-        Sites of this kind (WGS-84 points), columns as in :data:`SITE_FIELDS` plus ``id``
-        and ``name`` (all optional but ``name``).
-    kind : str
-        The kind code (``love_station``, ``worker_home``, …).
-    labels : dict
-        From :func:`vocab_labels`.
-    gcj02 : bool, default False
-        Shift coordinates to GCJ-02 (for 高德 tiles).
-
-    Returns
-    -------
-    dict
-        ``kind, label, shape, n, lat, lon, name, style, styles, open, statusCol, cols, fields``.
-        Text values are raw (not escaped): the browser escapes them with ``YZ.esc``.
-    """
-    n = len(sites)
-    lon, lat = points_xy(sites)
-    if gcj02 and n:
-        from geo.crs import from_wgs84
-
-        lon, lat = from_wgs84(lon, lat, "gcj02")
-    by_level = kind == "love_station"
-    domain = "level" if by_level else "status"
-    palette = LEVEL_COLORS if by_level else STATUS_COLORS
-    raw = sites[domain] if domain in sites.columns else pd.Series([None] * n, index=sites.index)
-    keys = _display_column(raw, lambda v: code_of(labels, domain, v))
-    order = list(palette) + sorted({k for k in keys if k and k not in palette})
-    seen = set(keys)
-    present = [k for k in order if k in seen] + ([None] if None in seen else [])
-    index = {k: i for i, k in enumerate(present)}
-    styles = [{"key": k or "", "color": palette.get(k, UNKNOWN_COLOR),
-               "label": labels.get(domain, {}).get(k, k) if k else "未填写"} for k in present]
-    if "status" in sites.columns:
-        status = _display_column(sites["status"], lambda v: code_of(labels, "status", v))
-        is_open = [1 if s in (None, "open") else 0 for s in status]
-    else:
-        is_open = [1] * n
-    cols: dict = {}
-    fields = []
-    for col, zh in SITE_FIELDS:
-        if col not in sites.columns:
-            continue
-        if col == "services":
-            values = _display_column(sites[col], lambda v: _services_label(labels, v))
-        elif col in _TRANSLATED:
-            values = _display_column(sites[col], lambda v, d=_TRANSLATED[col]: label_of(labels, d, v))
-        else:
-            values = _display_column(sites[col], display_value)
-        if any(v is not None for v in values):
-            cols[col] = _encode(values, n)
-            fields.append([col, zh])
-    if "id" in sites.columns:
-        cols["id"] = _display_column(sites["id"], display_value)
-    names = (_display_column(sites["name"], display_value) if "name" in sites.columns else [None] * n)
-    return {
-        "kind": kind, "label": label_of(labels, "kind", kind), "shape": SHAPES.get(kind, "diamond"),
-        "n": n, "lat": np.round(np.asarray(lat, dtype=float), 6).tolist(),
-        "lon": np.round(np.asarray(lon, dtype=float), 6).tolist(),
-        "name": _encode(names, n), "style": [index[k] for k in keys], "styles": styles,
-        "open": is_open, "statusCol": "status" if "status" in cols else None,
-        "cols": cols, "fields": fields,
-    }

@@ -24,7 +24,8 @@ from pathlib import Path
 
 STATIC = Path(__file__).resolve().parent / "static"
 
-#: (npm spec, static sub-directory, [(file in package, file in sub-directory)], licence files)
+#: (npm spec, static sub-directory, [(file in package, file in sub-directory)], licence files
+#: (a name, or (file in package, file in sub-directory)))
 PACKAGES = [
     ("leaflet@1.9.4", "leaflet", [
         ("dist/leaflet.js", "leaflet.js"), ("dist/leaflet.css", "leaflet.css"),
@@ -75,6 +76,9 @@ PACKAGES = [
         ("Control.FullScreen.css", "Control.FullScreen.css"),
         ("icon-fullscreen.svg", "icon-fullscreen.svg"),
     ], ["LICENSE"]),
+    # the UMD bundle of supercluster has kdbush 4.0.2 built in (identical source): both licences
+    ("supercluster@8.0.1", "supercluster", [("dist/supercluster.min.js", "supercluster.min.js")], ["LICENSE"]),
+    ("kdbush@4.0.2", "supercluster", [], [("LICENSE", "LICENSE-kdbush")]),
 ]
 
 #: licences stated by the licence files where ``package.json`` is silent or says otherwise
@@ -82,6 +86,7 @@ LICENCE_NOTES = {
     "leaflet.heat": "BSD-2-Clause (LICENSE)",
     "leaflet.awesome-markers": "MIT (LICENSE; package.json says ISC)",
     "leaflet.fullscreen": "MIT",
+    "kdbush": "ISC (LICENSE-kdbush)",
 }
 
 _MAP_COMMENT = re.compile(r"\n?(//# sourceMappingURL=\S+|/\*# sourceMappingURL=\S+ \*/)\s*$")
@@ -165,19 +170,23 @@ def vendor(static: Path = STATIC) -> list[dict]:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        made: set[str] = set()
         for spec, sub, files, licences in PACKAGES:
             pkg, info = _pack(spec, work)
             dest_dir = static / sub
-            if dest_dir.exists():
-                shutil.rmtree(dest_dir)
-            dest_dir.mkdir(parents=True)
+            if sub not in made:  # a directory may hold two packages (supercluster + kdbush)
+                if dest_dir.exists():
+                    shutil.rmtree(dest_dir)
+                dest_dir.mkdir(parents=True)
+                made.add(sub)
             for src, dst in files:
                 dest = dest_dir / dst
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(pkg / src, dest)
                 _clean(dest)
             for lic in licences:
-                shutil.copyfile(pkg / lic, dest_dir / lic)
+                src, dst = lic if isinstance(lic, tuple) else (lic, lic)
+                shutil.copyfile(pkg / src, dest_dir / dst)
             if sub == "glyphicons":
                 (dest_dir / "bootstrap-glyphicons.css").write_text(_glyphicons_css(pkg), encoding="utf-8")
             if sub == "fontawesome":

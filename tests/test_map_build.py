@@ -21,6 +21,7 @@ from maps.offline import (ASSETS, STATIC_DIR, OfflineError, UnknownAssetError, c
                           needs_gcj02, offline_map, to_html)
 from maps.safe import html_text, js_template_safe, json_for_script, popup_html
 from maps.samples import synthetic_layers
+from maps.site_data import ALPHABET, decode_site_payload, pack_ints, unpack_ints
 
 PAYLOADS = [
     "<img src=x onerror=alert(1)>",
@@ -58,9 +59,13 @@ def url_html(layers) -> str:
     return to_html(coverage_map_from_layers(**layers, mode="url"), mode="url")
 
 
-def _site_data(html: str) -> list[dict]:
+def _raw_site_data(html: str) -> list[dict]:
     blocks = re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>', html, re.S)
     return [json.loads(b) for b in blocks]
+
+
+def _site_data(html: str) -> list[dict]:
+    return [decode_site_payload(d) for d in _raw_site_data(html)]
 
 
 # ----------------------------------------------------------------------------- offline
@@ -86,7 +91,8 @@ def test_page_loads_nothing_from_a_cdn(fixture, request):
 
 def test_inline_page_embeds_everything(page_html):
     assert "<script src=" not in page_html and "<link rel=\"stylesheet\"" not in page_html
-    assert "L.markerClusterGroup" in page_html and "YZ.addSiteLayer" in page_html
+    assert "YZ.addSiteLayer" in page_html and "Supercluster" in page_html and "YZ.SiteCluster" in page_html
+    assert "L.markerClusterGroup(" not in page_html  # clustered by Supercluster, view by view
     # images and fonts referenced by vendored CSS are data: URIs
     for ref in re.findall(r"url\(\s*[\"']?([^\"')]+)", page_html):
         assert ref.startswith(("data:", "#")), ref
@@ -112,7 +118,8 @@ def test_every_asset_is_vendored_with_a_licence():
         if top.name != "yizhan":
             assert any(p.name.lower().startswith(("licen", "mit-licen")) for p in top.iterdir()), top
     manifest = (STATIC_DIR / "MANIFEST.md").read_text(encoding="utf-8")
-    for pkg in ("leaflet | 1.9.4", "leaflet.markercluster | 1.5.3", "jquery | 3.7.1", "leaflet.heat"):
+    for pkg in ("leaflet | 1.9.4", "leaflet.markercluster | 1.5.3", "jquery | 3.7.1", "leaflet.heat",
+                "supercluster | 8.0.1", "kdbush | 4.0.2"):
         assert pkg in manifest
     assert not list(STATIC_DIR.rglob("*.map"))
 
@@ -217,8 +224,7 @@ def test_payloads_are_escaped_everywhere(page_html):
     assert html_text(PAYLOADS[3]) in page_html and html_text(PAYLOADS[6]) not in page_html
     assert "&lt;b&gt;覆盖&lt;/b&gt;" in page_html
     # site data travels as JSON, intact, and is escaped in the browser (YZ.esc)
-    names = [n for d in _site_data(page_html) for n in (d["name"] if isinstance(d["name"], list)
-                                                           else d["name"]["v"])]
+    names = [n for d in _site_data(page_html) for n in d["name"]]
     for p in PAYLOADS:
         assert p in names
 
@@ -233,8 +239,7 @@ def test_jinja_is_never_evaluated(layers):
     sugg.loc[0, "name"] = hostile[1]
     lay["suggestions"] = sugg
     html = to_html(coverage_map_from_layers(**lay, subtitle="{{ 6*7 }}"), mode="url")
-    names = [n for d in _site_data(html) for n in (d["name"] if isinstance(d["name"], list)
-                                                      else d["name"]["v"])]
+    names = [n for d in _site_data(html) for n in d["name"]]
     assert hostile[0] in names and hostile[1] in names
     hits = [m.start() for m in re.finditer("SSTI-IF", html)]
     assert len(hits) >= 2  # in the site data and in the suggestion's popup and tooltip
@@ -288,8 +293,8 @@ def test_records_and_plain_geometries_are_accepted():
     assert set(data) == {"love_station", "childcare"}
     love = data["love_station"]
     assert love["styles"][0]["label"] == "市总工会级" and love["styles"][0]["color"].startswith("#")
-    svc = love["cols"]["services"]
-    assert (svc if isinstance(svc, list) else svc["v"])[0] == "饮水、热饭、无线网络"
+    assert love["cols"]["services"] == ["饮水、热饭、无线网络"]
+    assert love["name"] == ["记录站"] and data["childcare"]["cols"]["status"] == ["已建成"]
     assert "爱心托管班（按建设阶段）" in html
 
 
@@ -302,3 +307,79 @@ def test_many_sites_come_from_compact_data():
     assert total == 20_000
     assert len(html) < 4_000_000
     assert not np.isnan(np.asarray(_site_data(html)[0]["lat"], dtype=float)).any()
+    assert len(html) < 2_000_000  # about 50 bytes a site: packed coordinates and codes
+
+
+def test_packed_integers_round_trip():
+    rng = np.random.default_rng(5)
+    for values in ([0], [7, 7, 7], [-1, 0, 5], rng.integers(-10**9, 10**9, 1000), rng.integers(0, 82, 500)):
+        packed = pack_ints(values)
+        assert unpack_ints(packed).tolist() == np.asarray(values).tolist()
+        assert len(packed["s"]) == packed["w"] * len(values)
+    lon = rng.uniform(73.5, 135.1, 1000)
+    packed = pack_ints(lon, decimals=6)
+    assert np.abs(unpack_ints(packed) - lon).max() <= 5e-7 and packed["w"] == 5
+    district = pack_ints(rng.uniform(113.90, 114.00, 1000), decimals=6)
+    assert district["w"] == 3  # 3 characters a coordinate instead of "113.912345,"
+    # no character that means anything in HTML, JSON, JavaScript or Jinja
+    assert len(ALPHABET) == 81 and not set(ALPHABET) & set("\"'\\<>&{}$`%# \n")
+    assert json_for_script(packed) == json.dumps(packed, separators=(",", ":"))
+
+
+def test_site_data_round_trip(layers):
+    from maps.layers import vocab_labels
+    from maps.site_data import site_payload
+
+    sites = layers["sites"]
+    love = sites[sites["kind"] == "love_station"]
+    payload = site_payload(love, "love_station", vocab_labels())
+    d = decode_site_payload(json.loads(json_for_script(payload)))
+    assert d["n"] == len(love) and d["name"] == love["name"].tolist()
+    assert d["lon"] == pytest.approx(love.geometry.x.round(6).tolist(), abs=1e-9)
+    assert d["lat"] == pytest.approx(love.geometry.y.round(6).tolist(), abs=1e-9)
+    labels = {"provincial_gov": "省政府级", "provincial_union": "省总工会级", "city_union": "市总工会级",
+              "district_union": "区总工会级", "other": "其他"}
+    assert [d["styles"][k]["label"] for k in d["style"]] == [labels[v] for v in love["level"]]
+    assert d["cols"]["level"] == [labels[v] for v in love["level"]]
+    assert d["open"] == [int(v == "open") for v in love["status"]] and payload["nOpen"] == sum(d["open"])
+    assert d["cols"]["code"] == love["code"].tolist() and d["cols"]["address"] == love["address"].tolist()
+    assert payload["cols"]["kind"] == {"c": "爱心驿站"}  # one value for all rows
+    assert isinstance(payload["cols"]["status"], dict) and isinstance(payload["cols"]["phone"], list)
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_browser_decodes_site_data_like_python(layers):
+    """YZ.decodeSites (browser) unpacks the page data exactly as decode_site_payload."""
+    from maps.layers import vocab_labels
+    from maps.site_data import site_payload
+
+    sites = layers["sites"].copy()
+    sites.loc[3, ["street", "phone"]] = [None, ""]
+    payload = site_payload(sites[sites["kind"] == "worker_home"], "worker_home", vocab_labels())
+    js = (STATIC_DIR / "yizhan" / "yizhan-map.js").read_text(encoding="utf-8")
+    cols = ["name"] + list(payload["cols"])
+    script = js + f"""
+const d = YZ.decodeSites({json_for_script(payload)});
+const out = {{lon: Array.from(d.lon), lat: Array.from(d.lat), style: Array.from(d.style), open: Array.from(d.open),
+             cols: Object.fromEntries({json.dumps(cols)}.map(
+                 c => [c, Array.from({{length: d.n}}, (_, i) => YZ.val(d, c, i))]))}};
+process.stdout.write(JSON.stringify(out));"""
+    out = subprocess.run([NODE, "-e", script], capture_output=True, text=True, timeout=30, check=True).stdout
+    got, want = json.loads(out), decode_site_payload(payload)
+    for key in ("lon", "lat", "style", "open"):
+        assert got[key] == pytest.approx(want[key], abs=1e-9), key
+    assert got["cols"].pop("name") == want["name"]
+    assert got["cols"] == want["cols"]
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_browser_unpacks_integers_like_python():
+    rng = np.random.default_rng(9)
+    cases = [pack_ints(v) for v in ([3], [-1, 0, 2], rng.integers(0, 200_000, 300),
+                                    rng.integers(-3 * 10**9, 3 * 10**9, 300))]
+    cases += [pack_ints(rng.uniform(-180, 180, 300), decimals=6), pack_ints([22.5, 22.500001], decimals=6)]
+    js = (STATIC_DIR / "yizhan" / "yizhan-map.js").read_text(encoding="utf-8")
+    script = js + f"\nprocess.stdout.write(JSON.stringify({json.dumps(cases)}.map(p => Array.from(YZ.unpack(p)))));"
+    out = subprocess.run([NODE, "-e", script], capture_output=True, text=True, timeout=30, check=True).stdout
+    for got, packed in zip(json.loads(out), cases):
+        assert got == pytest.approx(unpack_ints(packed).tolist(), abs=1e-9)

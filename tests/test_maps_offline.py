@@ -85,15 +85,15 @@ def page(browser, map_file):
         d.dismiss()
 
     pg.on("dialog", on_dialog)
+    pg.add_init_script(_SHOWN_FN)
     pg.goto(map_file.as_uri())
     pg.wait_for_function("window.YZ && YZ.siteLayers.length > 0 && YZ.sitesReady()", timeout=20_000)
-    pg.wait_for_function("() => !document.querySelector('.leaflet-zoom-anim') && "
-                         "YZ.siteLayers.every(e => !e.cluster._inZoomAnimation)", timeout=10_000)
-    pg.wait_for_timeout(600)  # cluster fade-in (0.3 s CSS transition) before the opening view is recorded
+    pg.wait_for_function("() => !document.querySelector('.leaflet-zoom-anim')", timeout=10_000)
+    pg.wait_for_timeout(300)
     state["view"] = pg.evaluate("""() => { const m = YZ.siteLayers[0].map, b = m.getBounds();
         window.__yzStart = [m.getCenter(), m.getZoom()];
         return {bounds: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()],
-                clusters: document.querySelectorAll('.marker-cluster').length}; }""")
+                clusters: document.querySelectorAll('.marker-cluster').length, shown: _shownCount()}; }""")
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / "coverage_map.png"))
     pg.state = state
@@ -101,10 +101,18 @@ def page(browser, map_file):
     context.close()
 
 
+_SHOWN_JS = """() => _shownCount()"""
+_SHOWN_FN = """window._shownCount = () => {
+    let clusters = 0, sites = 0;
+    document.querySelectorAll('.marker-cluster span').forEach(s => { clusters++; sites += Number(s.textContent); });
+    sites += document.querySelectorAll('.leaflet-marker-icon.yz-m').length;
+    return {clusters, sites}; };"""
+
+
 def _reset(page) -> None:
     """Back to the opening view: no popup, nothing spiderfied (tests may run in any order)."""
     page.evaluate("""() => { const m = YZ.siteLayers[0].map; m.closePopup();
-        YZ.siteLayers.forEach(e => e.cluster._noanimationUnspiderfy());
+        YZ.siteLayers.forEach(e => e.cluster.unspiderfy());
         m.setView(window.__yzStart[0], window.__yzStart[1], {animate: false}); }""")
     page.wait_for_timeout(100)
 
@@ -122,7 +130,7 @@ def _show_site(page, name: str) -> None:
     }""", name)
     page.wait_for_function("""() => { if (!window.__yzShown) return false;
         const [k, i] = window.__yzTarget, e = YZ.siteLayers[k];
-        return !!e.markers[i]._icon && !e.cluster._inZoomAnimation && !e.map._animatingZoom; }""",
+        return !!e.markers[i] && !!e.markers[i]._icon && !e.map._animatingZoom; }""",
                            timeout=10_000)
     page.wait_for_timeout(300)  # spiderfy legs settle
     x, y = page.evaluate("""() => { const [k, i] = window.__yzTarget, e = YZ.siteLayers[k], icon = e.markers[i]._icon;
@@ -153,7 +161,7 @@ def _popup(page) -> dict | None:
 def test_opens_with_no_network_and_no_errors(page):
     assert page.state["blocked"] == []
     assert page.state["errors"] == []
-    assert page.evaluate("typeof L.markerClusterGroup") == "function"
+    assert page.evaluate("typeof Supercluster") == "function" and page.evaluate("typeof YZ.SiteCluster") == "function"
     assert page.evaluate("document.title").startswith("覆盖图")
     # fitted to the district on open (synthetic district: 113.90–114.00 E, 22.50–22.58 N)
     b = page.state["view"]["bounds"]
@@ -164,9 +172,35 @@ def test_opens_with_no_network_and_no_errors(page):
 
 def test_counts_every_station_inside_clusters(page):
     assert page.evaluate("YZ.countSites()") == N_SITES
-    by_kind = page.evaluate("Object.fromEntries(YZ.siteLayers.map(e => [e.kind, e.cluster.getLayers().length]))")
+    by_kind = page.evaluate("Object.fromEntries(YZ.siteLayers.map(e => [e.kind, e.cluster.count()]))")
     assert set(by_kind) == {"love_station", "worker_home"} and sum(by_kind.values()) == N_SITES
     assert page.state["view"]["clusters"] > 0  # clustered at the district view
+    # what is drawn: the numbers on the cluster icons plus the single markers are every site
+    assert page.state["view"]["shown"] == {"clusters": page.state["view"]["clusters"], "sites": N_SITES}
+    _reset(page)
+    assert page.evaluate(_SHOWN_JS) == page.state["view"]["shown"]
+
+
+def test_click_on_a_cluster_zooms_in_or_spreads_it(page):
+    _reset(page)
+    start = page.evaluate("YZ.siteLayers[0].map.getZoom()")
+    x, y = page.evaluate("""() => {  // the cluster nearest the centre that nothing covers
+        const c = YZ.siteLayers[0].map.getContainer().getBoundingClientRect();
+        const mid = [c.x + c.width / 2, c.y + c.height / 2];
+        const pts = [...document.querySelectorAll('.marker-cluster.yz-cl-circle')].map(el => {
+            const r = el.getBoundingClientRect(), p = [r.x + r.width / 2, r.y + r.height / 2];
+            return el.contains(document.elementFromPoint(p[0], p[1])) ? p : null; }).filter(Boolean);
+        pts.sort((a, b) => Math.hypot(a[0] - mid[0], a[1] - mid[1]) - Math.hypot(b[0] - mid[0], b[1] - mid[1]));
+        return pts[0]; }""")
+    page.mouse.click(x, y)
+    page.wait_for_function(f"() => YZ.siteLayers[0].map.getZoom() > {start} || "
+                           "YZ.siteLayers[0].cluster.spiderfied() !== null", timeout=5_000)
+    page.wait_for_function("() => YZ.sitesReady() && !YZ.siteLayers[0].map._animatingZoom", timeout=5_000)
+    zoomed = page.evaluate("YZ.siteLayers[0].map.getZoom()") > start
+    spread = page.evaluate("YZ.siteLayers[0].cluster.spiderfied() !== null")
+    assert zoomed or spread
+    assert page.evaluate("YZ.countSites()") == N_SITES  # at the new zoom too
+    _reset(page)
 
 
 def test_layer_control_switches_layers(page):
@@ -199,7 +233,12 @@ def test_stations_in_one_place_are_spiderfied(page):
     for name in ("同址站21", "同址站22"):
         _show_site(page, name)
         assert _popup(page)["title"] == name
-    assert page.evaluate("!!YZ.siteLayers[0].cluster._spiderfied")
+    spread = page.evaluate("""() => { const e = YZ.siteLayers[0];
+        return e.cluster.spiderfied() === null ? [] : e.markers.filter(m => m && m._icon && m._yzHome)
+            .map(m => YZ.val(e.data, 'name', m._yzIndex)); }""")
+    assert {"同址站20", "同址站21", "同址站22"} <= set(spread)
+    _reset(page)
+    assert page.evaluate("YZ.siteLayers[0].cluster.spiderfied()") is None
 
 
 def test_hostile_names_show_literally_and_run_nothing(page):

@@ -30,6 +30,11 @@
     return (typeof c === 'string' && /^#[0-9a-fA-F]{3,8}$/.test(c)) ? c : '#666666';
   };
 
+  /** Site layer entries ({kind, label, cluster, data, markers, map}): see yizhan-sites.js. */
+  YZ.siteLayers = YZ.siteLayers || [];
+  /** [label, milliseconds] of each step, for benchmarks. */
+  YZ.timings = YZ.timings || [];
+
   var jsonCache = {};
   /** Parse (once) the JSON held by <script type="application/json" id=...>. */
   YZ.json = function (id) {
@@ -40,13 +45,46 @@
     return jsonCache[id];
   };
 
-  /** Value of column `col` for row `i` of compact site data (plain or dictionary-encoded). */
+  /** Value of column `col` for row `i` of site data (plain list, one value, or dictionary-encoded). */
   YZ.val = function (d, col, i) {
     var c = col === 'name' ? d.name : d.cols[col];
     if (c === undefined || c === null) return null;
-    if (Array.isArray(c)) return c[i];
+    if (Array.isArray(c)) return c[i] === undefined ? null : c[i];
+    if ('c' in c) return c.c;
     var k = c.i[i];
     return (k === undefined || k < 0) ? null : c.v[k];
+  };
+
+  /** The 81 digits of maps.site_data.pack_ints: '(' to '~' without \ < > { } and backtick. */
+  var DIGIT = new Int8Array(128).fill(-1), BASE = 0;
+  for (var c = 0x28; c < 0x7f; c++) if ('\\<>{}`'.indexOf(String.fromCharCode(c)) < 0) DIGIT[c] = BASE++;
+
+  /**
+   * Unpack {o, w, s[, d]} written by maps.site_data.pack_ints: an Int32Array of small
+   * integers (codes), else a Float64Array (coordinates: decimals `d`).
+   */
+  YZ.unpack = function (p) {
+    var w = p.w, s = p.s, n = s.length / w, o = p.o, j = 0;
+    var small = !p.d && Math.abs(o) + Math.pow(BASE, w) < 2147483648;
+    var out = small ? new Int32Array(n) : new Float64Array(n), scale = p.d ? Math.pow(10, p.d) : 1;
+    for (var i = 0; i < n; i++) {
+      var v = 0;
+      for (var e = j + w; j < e; j++) v = v * BASE + DIGIT[s.charCodeAt(j)];
+      out[i] = (o + v) / scale;
+    }
+    return out;
+  };
+
+  /** Unpack (once, in place) the packed columns of site data from maps.site_data.site_payload. */
+  YZ.decodeSites = function (d) {
+    if (d.decoded) return d;
+    if (d.v !== 2) throw new Error('unknown site data version ' + d.v);
+    ['lon', 'lat', 'style', 'open'].forEach(function (k) { d[k] = YZ.unpack(d[k]); });
+    var cols = [d.name];
+    for (var k in d.cols) if (Object.prototype.hasOwnProperty.call(d.cols, k)) cols.push(d.cols[k]);
+    cols.forEach(function (c) { if (c && c.i && typeof c.i.s === 'string') c.i = YZ.unpack(c.i); });
+    d.decoded = true;
+    return d;
   };
 
   /** Popup HTML of site i: its name and a table of the non-empty fields. */
@@ -68,135 +106,6 @@
     if (s && s.label) t += ' · ' + YZ.esc(s.label);
     if (!d.open[i] && d.statusCol) t += '（' + YZ.esc(YZ.val(d, d.statusCol, i)) + '）';
     return t;
-  };
-
-  function makeIcon(d, style, open) {
-    var color = YZ.safeColor(style && style.color);
-    var shape = /^[a-z]+$/.test(d.shape) ? d.shape : 'circle';
-    return L.divIcon({
-      className: 'yz-m yz-m-' + shape + (open ? '' : ' yz-hollow'),
-      html: '<i style="background:' + color + ';border-color:' + color + '"></i>',
-      iconSize: [14, 14], iconAnchor: [7, 7], popupAnchor: [0, -6], tooltipAnchor: [0, -6]
-    });
-  }
-
-  /** Cluster icon: markercluster's colours by size, shaped like the kind's markers. */
-  function clusterIcon(shape) {
-    return function (cluster) {
-      var n = cluster.getChildCount();
-      var size = n < 10 ? 'small' : n < 100 ? 'medium' : 'large';
-      return new L.DivIcon({
-        html: '<div><span>' + n + '</span></div>',
-        className: 'marker-cluster marker-cluster-' + size + ' yz-cl-' + shape,
-        iconSize: new L.Point(40, 40)
-      });
-    };
-  }
-
-  YZ.siteLayers = [];
-  /** [label, milliseconds] of each step, for benchmarks. */
-  YZ.timings = [];
-  function now() { return (root.performance && root.performance.now) ? root.performance.now() : Date.now(); }
-
-  /**
-   * Fill a markerClusterGroup with the sites of one kind; returns the layer entry.
-   * The group is put on the map first when `show` (Leaflet.markercluster clusters in
-   * time-sliced chunks only on a map; off the map, adding is quadratic), otherwise it
-   * is filled when first switched on.
-   */
-  YZ.addSiteLayer = function (map, cluster, dataId, show) {
-    var t0 = now();
-    var d = YZ.json(dataId);
-    var t1 = now();
-    var shape = /^[a-z]+$/.test(d.shape) ? d.shape : 'circle';
-    cluster.options.iconCreateFunction = clusterIcon(shape);
-    var icons = {};
-    var markers = new Array(d.n);
-    for (var i = 0; i < d.n; i++) {
-      var key = d.style[i] * 2 + (d.open[i] ? 1 : 0);
-      var icon = icons[key] || (icons[key] = makeIcon(d, d.styles[d.style[i]], d.open[i]));
-      var m = L.marker([d.lat[i], d.lon[i]], {icon: icon, keyboard: false});
-      m._yzIndex = i;
-      markers[i] = m;
-    }
-    var t2 = now();
-    var fill = function () {
-      var t3 = now();
-      cluster.addLayers(markers, true);  // no 'layeradd' event per marker
-      YZ.timings.push(['cluster ' + d.kind, now() - t3]);
-    };
-    if (show) {
-      map.addLayer(cluster);
-      fill();
-    } else {
-      cluster.once('add', fill);
-    }
-    YZ.timings.push(['parse ' + d.kind, t1 - t0], ['markers ' + d.kind, t2 - t1]);
-    var entry = {kind: d.kind, label: d.label, cluster: cluster, data: d, markers: markers, map: map};
-    cluster.on('click', function (e) {
-      var m = e.layer;
-      if (m && m._yzIndex !== undefined && !m.getPopup()) YZ.openSite(entry, m._yzIndex);
-    });
-    cluster.on('mouseover', function (e) {
-      var m = e.layer;
-      if (m && m._yzIndex !== undefined && !m.getTooltip()) {
-        m.bindTooltip(YZ.siteTip(d, m._yzIndex), {direction: 'top'});
-        m.openTooltip();
-      }
-    });
-    YZ.siteLayers.push(entry);
-    return entry;
-  };
-
-  /** Open the popup of site i (its marker must be visible: see YZ.showSite). */
-  YZ.openSite = function (entry, i) {
-    var m = entry.markers[i];
-    if (!m.getPopup()) m.bindPopup(YZ.sitePopup(entry.data, i), {maxWidth: 320});
-    m.openPopup();
-    return m;
-  };
-
-  /**
-   * Make the marker of site i visible, then call `done(marker)`: switch its layer on,
-   * centre the map on it at the first zoom where it leaves its clusters, or, for sites
-   * sharing one spot, spiderfy their cluster at the last clustering zoom.
-   */
-  YZ.revealSite = function (entry, i, done) {
-    var m = entry.markers[i], map = entry.map, cl = entry.cluster, tries = 0;
-    if (!map.hasLayer(cl)) map.addLayer(cl);
-    var p = m.__parent, clustered = p && p !== cl._topClusterLevel;
-    var spider = clustered && p._zoom >= cl._maxZoom;
-    var zoom = Math.round(map.getZoom());
-    if (spider) zoom = cl._maxZoom;
-    else if (clustered) zoom = Math.max(zoom, p._zoom + 1);
-    if (cl._spiderfied && cl._spiderfied !== p) cl._noanimationUnspiderfy();
-    map.setView(m.getLatLng(), zoom, {animate: false});
-    (function wait() {
-      if (m._icon && !cl._inZoomAnimation) { if (done) done(m); return; }
-      if (spider && p._icon && !cl._inZoomAnimation && cl._spiderfied !== p) {
-        cl.once('spiderfied', function () { if (done) done(m); });
-        p.spiderfy();
-        return;
-      }
-      if (++tries < 60) setTimeout(wait, 50);
-    }());
-  };
-
-  /** Show site i: reveal its marker and open its popup (used by the search box). */
-  YZ.showSite = function (entry, i) {
-    YZ.revealSite(entry, i, function () { YZ.openSite(entry, i); });
-  };
-
-  /** Number of sites in the site layers' clusters (a layer never shown yet counts 0). */
-  YZ.countSites = function () {
-    return YZ.siteLayers.reduce(function (n, e) { return n + e.cluster.getLayers().length; }, 0);
-  };
-
-  /** True once every shown site layer has clustered all its markers. */
-  YZ.sitesReady = function () {
-    return YZ.siteLayers.every(function (e) {
-      return !e.map.hasLayer(e.cluster) || e.cluster.getLayers().length === e.data.n;
-    });
   };
 
   /** Circles of `radius` metres around open sites, built when the layer is first shown. */
