@@ -30,9 +30,10 @@ class SnapshotHolder:
         self.vocab: Vocabulary | None = None
 
     def reload(self) -> None:
+        """Bring the snapshot up to date (only the sites written since it was taken)."""
         with self.engine.connect() as conn:
             vocab = Vocabulary.load(conn)
-            snap = SiteSnapshot.load(conn)
+            snap = SiteSnapshot.load(conn) if self.snap is None else self.snap.refresh(conn)
         self.vocab, self.snap = vocab, snap
 
     def check(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from operator import itemgetter
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,32 @@ SNAP_COLS = ("id", "code", "name", "kind", "level", "status", "address", "phone"
              "services", "lon", "lat")
 PROPS = ("id", "code", "name", "kind", "level", "status", "address", "street", "community",
          "phone", "opening_hours")
+
+
+_COL = {k: i for i, k in enumerate(SNAP_COLS + ("street", "community"))}
+
+
+def _fetch(conn: sa.Connection, where, *, limit: int | None = None) -> list[tuple] | None:
+    """Snapshot rows (columns as in ``_COL``, ``id`` first) of the sites matching ``where``,
+    ordered by id, as plain DBAPI tuples; ``None`` when more than ``limit`` match."""
+    st, cm = areas.alias("st"), areas.alias("cm")
+    q = (sa.select(*(sites.c[k] for k in SNAP_COLS), st.c.name.label("street"),
+                   cm.c.name.label("community"))
+         .select_from(sites.outerjoin(st, st.c.id == sites.c.street_id)
+                      .outerjoin(cm, cm.c.id == sites.c.community_id))
+         .where(where).order_by(sites.c.id))
+    if limit is not None:
+        q = q.limit(limit + 1)
+    sql = str(q.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cur = conn.connection.cursor()  # SQLAlchemy's Row objects cost as much as the read itself
+    try:
+        cur.execute(sql)
+        rows = cur.fetchall()
+    finally:
+        cur.close()
+    if limit is not None and len(rows) > limit:
+        return None
+    return rows if not rows or type(rows[0]) is tuple else [tuple(r) for r in rows]
 
 
 class _BoundedMemo(dict):
@@ -65,16 +92,41 @@ class SiteSnapshot:
 
     @classmethod
     def load(cls, conn: sa.Connection) -> "SiteSnapshot":
+        """Read every open site (one query, raw DBAPI rows: no per-row ORM objects)."""
         seq = read_seq(conn)
-        st, cm = areas.alias("st"), areas.alias("cm")
-        q = (sa.select(*(sites.c[k] for k in SNAP_COLS), st.c.name.label("street"), cm.c.name.label("community"))
-             .select_from(sites.outerjoin(st, st.c.id == sites.c.street_id)
-                          .outerjoin(cm, cm.c.id == sites.c.community_id))
-             .where(sites.c.status == "open").order_by(sites.c.id))
-        res = conn.execute(q)
-        col = {k: i for i, k in enumerate(res.keys())}
-        rows = res.all()
-        n = len(rows)
+        return cls._build(seq, _fetch(conn, sites.c.status == "open"))
+
+    def refresh(self, conn: sa.Connection) -> "SiteSnapshot":
+        """The snapshot as of the database's current ``sites_seq``.
+
+        ``self`` when nothing changed; otherwise only the sites written since ``self.seq``
+        are read (``sites.seq`` is indexed) and merged into this snapshot's rows, and the
+        arrays and index are rebuilt — a 200,000-site snapshot refreshes in a fraction of a
+        full load. Falls back to :meth:`load` when many sites changed, the counter went
+        back (a restored database) or the merged count disagrees with the table's.
+        """
+        seq = read_seq(conn)
+        if seq == self.seq:
+            return self
+        if seq < self.seq:
+            return self.load(conn)
+        changed = _fetch(conn, sites.c.seq > self.seq, limit=max(1000, len(self) // 10))
+        if changed is None:  # too many: a full read is as cheap
+            return self.load(conn)
+        gone = {r[0] for r in changed}
+        st = _COL["status"]
+        rows = [r for r in self.rows if r[0] not in gone]
+        rows += [r for r in changed if r[st] == "open"]
+        rows.sort(key=itemgetter(0))
+        n_open = conn.execute(sa.select(sa.func.count()).select_from(sites)
+                              .where(sites.c.status == "open")).scalar_one()
+        if n_open != len(rows):  # rows removed outside the history (e.g. a restore)
+            return self.load(conn)
+        return self._build(seq, rows)
+
+    @classmethod
+    def _build(cls, seq: int, rows: list) -> "SiteSnapshot":
+        col, n = _COL, len(rows)
         lon = np.fromiter((r[col["lon"]] for r in rows), dtype="float64", count=n)
         lat = np.fromiter((r[col["lat"]] for r in rows), dtype="float64", count=n)
         codes: dict[str, int] = {}
