@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,22 @@ def db_url_module(request, tmp_path_factory):
     for name in made:
         with _pg_admin() as conn, conn.cursor() as cur:
             _drop_db(cur, name)
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (installed by make); Playwright downloads nothing
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+@contextmanager
+def chromium():
+    """A headless Debian Chromium driven by Playwright; a missing browser fails the test."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

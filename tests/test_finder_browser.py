@@ -8,17 +8,13 @@ from geo.imports import import_sites
 
 PAYLOADS = ["<img src=x onerror=window.__pwned=1>", "`${window.__pwned=1}`",
             "</script><script>window.__pwned=1</script>", "\"'><svg onload=window.__pwned=1>"]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+    from conftest import chromium
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def open_page(browser, url):

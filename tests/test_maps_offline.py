@@ -5,7 +5,6 @@ download). Every request that is not ``file:`` or ``data:`` is aborted and recor
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,7 @@ import pytest
 # one browser page for the whole module: keep its tests on one xdist worker
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("maps_browser")]
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 PAYLOADS = [
     "<img src=x onerror=alert(1)>",
     "反引号`名称",
@@ -33,13 +29,9 @@ N_SITES = 80
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        pytest.skip("Debian chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    from conftest import chromium
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import shutil
 
 import openpyxl
 import pytest
@@ -292,15 +291,11 @@ def test_demo_2021_sentence_matches_states(engine):
 
 @pytest.mark.browser
 def test_html_renders_in_headless_chromium(hist, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        pytest.skip("no chromium on PATH")
+    from conftest import chromium
     path = tmp_path / "r.html"
     path.write_text(report_to_html(_report(hist, 2021)), encoding="utf-8")
     errors = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+    with chromium() as browser:
         page = browser.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -308,7 +303,6 @@ def test_html_renders_in_headless_chromium(hist, tmp_path):
         page.goto(path.as_uri())
         widths = page.eval_on_selector_all("img", "els => els.map(e => e.complete && e.naturalWidth)")
         text = page.inner_text("#sentence")
-        browser.close()
     assert errors == [] and len(widths) == 2 and all(w and w > 100 for w in widths)
     assert text.startswith("截至2021年底，全区已建成爱心驿站6个")
 
