@@ -104,6 +104,52 @@ def test_boundary_shell_cases_equal_oracle():
     assert np.array_equal(covered_from_sites(dx, dy, sx, sy, radius_m=1000), (d <= 1000).any(axis=1))
 
 
+def test_large_input_threads_and_cubes_equal_oracle():
+    """Over 200,000 points (ECEF on threads), many sharing a cube with a site, half in the shell."""
+    from geo.coverage import _share_cube_with_site, ecef_from_lonlat
+
+    rng = np.random.default_rng(11)
+    sx, sy = clustered(12, rng, half=0.03)
+    n = 210_000
+    pick = rng.integers(0, sx.size, n)
+    dist = np.where(rng.random(n) < 0.5, 1000 + rng.uniform(-2e-3, 2e-3, n), rng.uniform(0, 2500, n))
+    dx, dy, _ = GEOD.fwd(sx[pick], sy[pick], rng.uniform(0, 360, n), dist)
+    oracle = (oracle_distances(dx, dy, sx, sy) <= 1000).any(axis=1)
+    cube = _share_cube_with_site(ecef_from_lonlat(dx, dy), ecef_from_lonlat(sx, sy), 1000.0)
+    assert 0 < cube.sum() < oracle.sum()  # the cube shortcut is exercised, and is not the whole answer
+    for workers in (1, 2, -1):
+        assert np.array_equal(covered_from_sites(dx, dy, sx, sy, radius_m=1000, workers=workers), oracle)
+
+
+@pytest.mark.parametrize("radius", [5.0, 15.0, 25.0, 1000.0, 20_000.0])
+def test_whole_globe_and_small_radii_equal_oracle(radius):
+    """Sites anywhere on Earth (keys of negative coordinates), radii below and above the cube limit."""
+    from geo.coverage import _share_cube_with_site
+
+    rng = np.random.default_rng(int(radius))
+    sx, sy = rng.uniform(-180, 180, 200), np.degrees(np.arcsin(rng.uniform(-0.99, 0.99, 200)))
+    pick = rng.integers(0, 200, 4000)
+    d = radius * np.where(rng.random(4000) < 0.5, 1 + rng.uniform(-2e-6, 2e-6, 4000), rng.uniform(0, 2, 4000))
+    dx, dy, _ = GEOD.fwd(sx[pick], sy[pick], rng.uniform(0, 360, 4000), d)
+    oracle = (oracle_distances(dx, dy, sx, sy) <= radius).any(axis=1)
+    assert np.array_equal(covered_from_sites(dx, dy, sx, sy, radius_m=radius), oracle)
+    assert (_share_cube_with_site(np.zeros((1, 3)), np.zeros((1, 3)), radius) is None) == (radius < 21)
+
+
+def test_just_outside_is_never_covered_by_a_shared_cube():
+    """Points up to 25 % beyond R of isolated sites: a too-large cube (or a key clash) would cover some."""
+    rng = np.random.default_rng(12)
+    gx, gy = np.meshgrid(np.arange(75.0, 135.0, 0.5), np.arange(19.0, 53.0, 0.5))
+    sx, sy = gx.ravel(), gy.ravel()  # >= 40 km apart
+    pick = np.repeat(np.arange(sx.size), 60)
+    d = 1000.0 * (1.0 + np.where(np.arange(pick.size) % 2, rng.uniform(1e-9, 1e-6, pick.size),
+                                 rng.uniform(0.0, 0.25, pick.size)))
+    dx, dy, _ = GEOD.fwd(sx[pick], sy[pick], rng.uniform(0, 360, pick.size), d)
+    assert not covered_from_sites(dx, dy, sx, sy, radius_m=1000).any()
+    ix, iy, _ = GEOD.fwd(sx[pick], sy[pick], rng.uniform(0, 360, pick.size), d - 260.0)
+    assert covered_from_sites(ix, iy, sx, sy, radius_m=1000).all()
+
+
 def test_nearest_distance_equals_oracle():
     rng = np.random.default_rng(3)
     dx, dy = clustered(2000, rng, half=0.2)
