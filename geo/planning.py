@@ -14,8 +14,8 @@ import shapely
 import sqlalchemy as sa
 from geoalchemy2.shape import to_shape
 
-from geo.coverage import (coverage_by_area, covered_from_sites, gaps_from_sites,
-                          hotspots_from_demand)
+from geo.coverage import covered_from_sites
+from geo.coverage_areas import coverage_by_area, gaps_from_sites, hotspots_from_demand
 from geo.errors import InputError
 from geo.hours import parse_hours
 from geo.models import areas, candidates, demand, sites
@@ -153,7 +153,7 @@ def coverage_summary(conn: sa.Connection, *, radius_m: float, by: str = "street"
               "area_km2": round(_km2(inp.district), 4) if inp.district is not None else None,
               "area_covered_km2": None}
     if straight and inp.district is not None:
-        from geo.coverage import area_coverage_from_sites
+        from geo.coverage_areas import area_coverage_from_sites
         totals["area_covered_km2"] = round(area_coverage_from_sites(
             inp.district, inp.site_lon, inp.site_lat, radius_m=radius_m)[1], 4)
     if mode == "walk":

@@ -40,7 +40,8 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 
-from .coverage import _arr, _laea, _to_local, covered_from_sites, pairs_from_sites
+from .coverage import _arr, covered_from_sites, pairs_from_sites
+from .coverage_areas import _laea, _to_local
 
 __all__ = ["SitingResult", "suggest_sites", "grid_candidates_from_gaps"]
 

@@ -10,15 +10,13 @@ import pyproj
 import pytest
 import shapely
 
-from geo.coverage import (
+from geo.coverage import covered_from_sites, nearest_distance_from_sites, pairs_from_sites
+from geo.coverage_areas import (
     area_coverage_from_sites,
     coverage_by_area,
-    covered_from_sites,
     discs_from_sites,
     gaps_from_sites,
     hotspots_from_demand,
-    nearest_distance_from_sites,
-    pairs_from_sites,
 )
 
 GEOD = pyproj.Geod(ellps="WGS84")

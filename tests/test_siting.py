@@ -138,7 +138,7 @@ def test_capacity_greedy_and_exact():
 
 
 def test_no_candidates_and_grid_from_gaps():
-    from geo.coverage import gaps_from_sites
+    from geo.coverage_areas import gaps_from_sites
 
     rng = np.random.default_rng(15)
     dx, dy = clustered(500, rng)
