@@ -59,6 +59,27 @@ def test_nearest_order_distance_and_links(hand_server, client_factory):
     assert f"latlng:{b.lat:.6f},{b.lon:.6f}" in p["links"]["baidu"]
 
 
+def test_nearest_fast_path_and_documented_route_give_the_same_answer(hand_server, client_factory):
+    """The ASGI fast path answers on the wire; the FastAPI route (OpenAPI) must render the same."""
+    import datetime as dt
+
+    from api.routers.nearest import render, render_query
+
+    c = client_factory(hand_server.url)
+    assert c.head("/api/nearest", params={"lon": 112.57, "lat": 37.86}).status_code == 200
+    assert c.head("/api/nearest", params={"lon": "x", "lat": 37.86}).status_code == 422
+    r = c.get("/api/nearest", params={"lon": 112.57, "lat": 37.86, "k": 4, "out_crs": "gcj02",
+                                      "open_at": "2024-07-01T10:00"})
+    assert r.headers["content-type"] == "application/geo+json"
+    holder = hand_server.app.state.holder  # the server runs in this process
+    kw = dict(lon=112.57, lat=37.86, k=4, out_crs="gcj02", open_at="2024-07-01T10:00")
+    assert render(holder, **kw) == r.content
+    assert render_query(holder, b"lon=112.57&lat=37.86&k=4&out_crs=gcj02&open_at=2024-07-01T10:00") == r.content
+    night = render(holder, lon=112.57, lat=37.86, k=5, now=dt.datetime(2024, 7, 1, 23, 30))
+    day = render(holder, lon=112.57, lat=37.86, k=5, now=dt.datetime(2024, 7, 1, 10, 0))
+    assert night != day and b'"open_at":null' in night  # open_now follows "now" when open_at is absent
+
+
 @pytest.mark.parametrize("when,expected", [
     ("2024-07-01T23:30", ["N1", "H1", "A1"]),      # Monday night
     ("2024-07-02T01:59", ["N1", "H1", "A1"]),      # after midnight, still the Monday rule
