@@ -9,6 +9,7 @@ import math
 import re
 
 import numpy as np
+import pandas as pd
 
 from geo import crs as crsmod
 from geo.errors import Problem
@@ -60,7 +61,24 @@ def convert_points(table, crs_name: str | None, problems: list[Problem]):
     """WGS-84 lon/lat for every row (NaN where bad), with a problem per bad row.
 
     Points come from ``lon``/``lat`` columns, or from point geometries in geo files. The
-    CRS is ``crs_name`` when given, else the file's declared CRS, else WGS-84.
+    CRS is ``crs_name`` when given, else the file's declared CRS, else WGS-84. The work is
+    column-wise; only rows that fail a check are looked at one by one, for their message.
+
+    Parameters
+    ----------
+    table : geo._io.Table
+        The file's cells.
+    crs_name : str or None
+        ``wgs84``, ``gcj02``, ``bd09`` or ``EPSG:NNNN``.
+    problems : list of Problem
+        Receives one problem per bad row (or one for the file).
+
+    Returns
+    -------
+    lon, lat : numpy.ndarray
+        WGS-84 degrees, NaN where the row is bad.
+    spec : geo.crs.CrsSpec
+        The coordinate system the input was read in.
     """
     n = len(table.frame)
     x = np.full(n, np.nan)
@@ -71,48 +89,74 @@ def convert_points(table, crs_name: str | None, problems: list[Problem]):
         problems.append(table.problem(None, "crs", str(e)))
         return x, y, crsmod.WGS84
     f = table.frame
-    has_cols = "lon" in f.columns and "lat" in f.columns
-    if not has_cols and table.geometry is None:
+    if "lon" in f.columns and "lat" in f.columns:
+        found: list[tuple[int, Problem]] = []
+        x = _coordinate_column(table, "lon", found)
+        y = _coordinate_column(table, "lat", found)
+        problems += [p for _, p in sorted(found, key=lambda f: f[0])]  # row by row, lon before lat
+        x[np.isnan(y)] = np.nan
+        y[np.isnan(x)] = np.nan
+    elif table.geometry is not None:
+        x, y = _point_geometries(table, problems)
+    else:
         problems.append(table.problem(None, "lon", "the file has no lon/经度 and lat/纬度 columns"))
         return x, y, spec
-    for i in range(n):
-        if has_cols:
-            vals = []
-            for field in ("lon", "lat"):
-                try:
-                    v = parse_float(table.cell(i, field), name=field)
-                    if v is None:
-                        problems.append(table.problem(i, field, "coordinate is empty"))
-                    vals.append(v)
-                except ValueError as e:
-                    problems.append(table.problem(i, field, str(e)))
-                    vals.append(None)
-            if None not in vals:
-                x[i], y[i] = vals
-        else:
-            g = table.geometry.iloc[i]
-            if g is None or g.is_empty or g.geom_type != "Point":
-                problems.append(table.problem(i, "geometry", "not a point geometry"))
-            else:
-                x[i], y[i] = g.x, g.y
     ok = np.isfinite(x) & np.isfinite(y)
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
-    if ok.any():
-        # Range-check the raw values first: prcoords and PROJ accept nonsense silently.
-        geographic = spec.epsg is None or _is_geographic(spec.epsg)
-        in_range = ok & ((np.abs(x) <= 180) & (np.abs(y) <= 90)) if geographic else ok
-        lo, la = crsmod.to_wgs84(x[in_range], y[in_range], spec)
-        lon[in_range], lat[in_range] = lo, la
-    for i in np.flatnonzero(ok):
+    geographic = spec.epsg is None or _is_geographic(spec.epsg)
+    # Range-check the raw values first: prcoords and PROJ accept nonsense silently.
+    in_range = ok & (np.abs(x) <= 180) & (np.abs(y) <= 90) if geographic else ok
+    if in_range.any():
+        lon[in_range], lat[in_range] = crsmod.to_wgs84(x[in_range], y[in_range], spec)
+    x0, y0, x1, y1 = crsmod.CHINA_BOUNDS
+    with np.errstate(invalid="ignore"):
+        fine = in_range & (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
+    for i in np.flatnonzero(ok & ~fine):  # the same test as lonlat_problem, for its message
         reason = crsmod.lonlat_problem(lon[i], lat[i], crs=spec, raw=(x[i], y[i])) \
             if np.isfinite(lon[i]) else crsmod.lonlat_problem(x[i], y[i], crs=spec)
-        if reason is None and not np.isfinite(lon[i]):
-            reason = "coordinates cannot be converted"
-        if reason:
-            lon[i] = lat[i] = np.nan
-            problems.append(table.problem(int(i), "lon/lat", reason))
+        problems.append(table.problem(int(i), "lon/lat", reason or "coordinates cannot be converted"))
+    lon[~fine] = lat[~fine] = np.nan
     return lon, lat, spec
+
+
+def _coordinate_column(table, field: str, found: list[tuple[int, Problem]]) -> np.ndarray:
+    """Floats of a ``lon``/``lat`` column, NaN (and a ``(row, problem)``) where empty or bad.
+
+    ``float()`` per cell through NumPy's object cast: exactly what :func:`parse_float`
+    accepts, so an exported coordinate re-imports bit for bit. Only columns with a bad
+    cell are parsed cell by cell, for the messages.
+    """
+    cells = table.frame[field].to_numpy(dtype=object)
+    try:
+        x = cells.astype("float64")
+        redo = np.flatnonzero(~np.isfinite(x))
+    except ValueError:
+        x = np.full(len(cells), np.nan)
+        redo = range(len(cells))
+    for i in redo:
+        try:
+            v = parse_float(cells[i], name=field)
+            if v is None:
+                found.append((int(i), table.problem(int(i), field, "coordinate is empty")))
+            else:
+                x[i] = v
+        except ValueError as e:
+            found.append((int(i), table.problem(int(i), field, str(e))))
+    return x
+
+
+def _point_geometries(table, problems: list[Problem]) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates of point geometries (geo files), NaN and a problem for anything else."""
+    import shapely
+
+    geoms = np.asarray(table.geometry.values, dtype=object)
+    point = (shapely.get_type_id(geoms) == 0) & ~shapely.is_empty(geoms)
+    x = np.where(point, shapely.get_x(geoms), np.nan)
+    y = np.where(point, shapely.get_y(geoms), np.nan)
+    for i in np.flatnonzero(~point):
+        problems.append(table.problem(int(i), "geometry", "not a point geometry"))
+    return x, y
 
 
 def _file_crs(table) -> str | None:
@@ -128,73 +172,162 @@ def _is_geographic(epsg: int) -> bool:
     return CRS.from_epsg(epsg).is_geographic
 
 
+#: Columns of a site frame (:func:`site_records`), after which ``lon``, ``lat`` and
+#: ``src_crs`` are added by the caller.
+RECORD_FIELDS = ("code", "name", "kind", "level", "status", "services", "opening_hours", "opened_on",
+                 "closed_on", "capacity", "address", "phone", "host_org", "operator",
+                 "declared_street", "declared_community")
+
+
+def site_records(table, vocab: Vocabulary, *, kind: str | None,
+                 problems: list[Problem]) -> pd.DataFrame:
+    """Check every row's attributes (not its point), column by column.
+
+    Each distinct value of a column is resolved once (vocabulary, dates, hours, capacity)
+    and the results are spread back over the rows, so a 200,000-row file costs a few
+    hundred checks rather than millions. Problems come out row by row, in the order a
+    row-by-row check would report them.
+
+    Parameters
+    ----------
+    table : geo._io.Table
+        The file's cells.
+    vocab : Vocabulary
+        Kinds, levels, statuses and services.
+    kind : str or None
+        The ``--kind`` code, used where a row has no kind of its own.
+    problems : list of Problem
+        Receives one problem per bad value.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per table row, columns :data:`RECORD_FIELDS`: text (``None`` when empty;
+        ``name`` stays text), ``services`` as comma-joined codes, dates as
+        :class:`datetime.date` or ``None``, ``capacity`` as int or ``None``.
+    """
+    n = len(table.frame)
+    cell = (lambda c: table.frame[c].to_numpy(dtype=object) if c in table.frame.columns
+            else np.full(n, "", dtype=object))
+    found = _RowProblems()
+    out: dict[str, np.ndarray] = {}
+
+    code = cell("code")
+    out["code"] = _or_none(code)
+    if "code" in table.frame.columns:
+        found.add(np.flatnonzero(code == ""), "code", "the code/编号 is empty")
+    out["name"] = cell("name")
+    found.add(np.flatnonzero(out["name"] == ""), "name", "the name/名称 is empty")
+    out["kind"] = _kinds(cell("kind"), vocab, kind, found)
+    for field in ("level", "status"):
+        out[field] = found.each(cell(field), field, lambda v, f=field: vocab.resolve(f, v) if v else None)
+    opened_text = cell("opened_on")
+    unset = pd.isna(out["status"])
+    out["status"][unset] = np.where(opened_text[unset] != "", "open", "planned")
+    out["services"] = found.each(cell("services"), "services",
+                                 lambda v: ",".join(vocab.resolve_services(v)))
+    hours = cell("opening_hours")
+    found.each(hours, "opening_hours", parse_hours)
+    out["opening_hours"] = _or_none(hours)
+    out["opened_on"] = found.each(opened_text, "opened_on", parse_date)
+    out["closed_on"] = found.each(cell("closed_on"), "closed_on", parse_date)
+    _check_dates(out["status"], out["opened_on"], out["closed_on"], found)
+    out["capacity"] = found.each(cell("capacity"), "capacity", _parse_capacity)
+    for field, col in (("address", "address"), ("phone", "phone"), ("host_org", "host_org"),
+                       ("operator", "operator"), ("declared_street", "street"),
+                       ("declared_community", "community")):
+        out[field] = _or_none(cell(col))
+    found.report(table, problems)
+    return pd.DataFrame({f: out[f] for f in RECORD_FIELDS}, dtype=object)  # None stays None
+
+
+def record_at(frame: pd.DataFrame, i: int) -> dict:
+    """Row ``i`` of a site frame as a record dict (``services`` as a list of codes)."""
+    rec = {c: v for c, v in zip(frame.columns, frame.iloc[i].tolist())}
+    rec["services"] = [s for s in (rec.get("services") or "").split(",") if s]
+    return rec
+
+
 def site_record(table, i: int, vocab: Vocabulary, *, kind: str | None,
                 problems: list[Problem]) -> dict:
-    """Check one row's attributes (not its point) and return the record."""
-    f = table.frame
-    get = (lambda c: table.cell(i, c))
-    rec: dict = {}
+    """Check one row's attributes (not its point) and return the record.
 
-    def bad(field, msg):
-        problems.append(table.problem(i, field, msg))
+    Checks the whole table (see :func:`site_records`); meant for one-row tables such as
+    an API request body.
+    """
+    return record_at(site_records(table, vocab, kind=kind, problems=problems), i)
 
-    rec["code"] = get("code") or None
-    if "code" in f.columns and not rec["code"]:
-        bad("code", "the code/编号 is empty")
-    rec["name"] = get("name")
-    if not rec["name"]:
-        bad("name", "the name/名称 is empty")
-    row_kind = get("kind")
-    try:
-        rec["kind"] = vocab.resolve("kind", row_kind) if row_kind else kind
-        if kind and rec["kind"] != kind:
-            bad("kind", f"row kind {rec['kind']} disagrees with --kind {kind}")
-        if rec["kind"] is None:
-            bad("kind", "no kind: give --kind or a kind/类型 column")
-    except ValueError as e:
-        bad("kind", str(e))
-    for field in ("level", "status"):
-        v = get(field)
-        try:
-            rec[field] = vocab.resolve(field, v) if v else None
-        except ValueError as e:
-            bad(field, str(e))
-    rec["status"] = rec.get("status") or ("open" if get("opened_on") else "planned")
-    try:
-        rec["services"] = vocab.resolve_services(get("services"))
-    except ValueError as e:
-        bad("services", str(e))
-    hours = get("opening_hours") or None
-    if hours:
-        try:
-            parse_hours(hours)
-        except HoursError as e:
-            bad("opening_hours", str(e))
-    rec["opening_hours"] = hours
-    for field in ("opened_on", "closed_on"):
-        try:
-            rec[field] = parse_date(get(field))
-        except ValueError as e:
-            bad(field, str(e))
-    if rec.get("opened_on") and rec.get("closed_on") and rec["closed_on"] < rec["opened_on"]:
-        bad("closed_on", f"closed on {rec['closed_on']} before it opened ({rec['opened_on']})")
-    today = dt.date.today()
-    if rec.get("status") in ("open", "suspended") and rec.get("opened_on") and rec["opened_on"] > today:
-        bad("opened_on", f"status is {rec['status']} but opened_on {rec['opened_on']} is in the future")
-    if rec.get("closed_on") and rec["closed_on"] > today:
-        bad("closed_on", f"closed_on {rec['closed_on']} is in the future")
-    if rec.get("closed_on") and rec.get("status") not in (None, "closed"):
-        bad("status", f"closed_on is set but status is {rec['status']}")
-    cap = get("capacity")
-    try:
-        c = parse_float(cap, name="capacity")
-        if c is not None and (c < 0 or not float(c).is_integer()):
-            raise ValueError(f"capacity {cap!r} is not a whole number ≥ 0")
-        rec["capacity"] = None if c is None else int(c)
-    except ValueError as e:
-        bad("capacity", str(e))
-    for field in ("address", "phone", "host_org", "operator"):
-        rec[field] = get(field) or None
-    rec["declared_street"] = get("street") or None
-    rec["declared_community"] = get("community") or None
-    return rec
+
+class _RowProblems:
+    """Problems found column by column, reported row by row (then in the order found)."""
+
+    def __init__(self):
+        self.items: list[tuple[int, int, str, str]] = []
+
+    def add(self, rows, field: str, message) -> None:
+        """One problem per row in ``rows``; ``message`` is text or ``row -> text``."""
+        for i in rows:
+            i = int(i)
+            self.items.append((i, len(self.items), field, message(i) if callable(message) else message))
+
+    def each(self, cells: np.ndarray, field: str, fn) -> np.ndarray:
+        """``fn`` applied once per distinct cell; a problem per row whose cell it refuses.
+
+        Returns the per-row results (``None`` where ``fn`` raised ``ValueError``).
+        """
+        codes, uniques = pd.factorize(cells, use_na_sentinel=False)
+        results = np.empty(len(uniques) + 1, dtype=object)  # the last one stays None
+        refused: dict[int, str] = {}
+        for k, v in enumerate(uniques):
+            try:
+                results[k] = fn(v)
+            except ValueError as e:
+                refused[k] = str(e)
+        if refused:
+            rows = np.flatnonzero(np.isin(codes, list(refused)))
+            self.add(rows, field, lambda i: refused[codes[i]])
+            codes[rows] = len(uniques)
+        return results[codes]
+
+    def report(self, table, problems: list[Problem]) -> None:
+        problems.extend(table.problem(i, field, msg) for i, _, field, msg in sorted(self.items))
+
+
+def _or_none(cells: np.ndarray) -> np.ndarray:
+    """Text cells with ``''`` as ``None``."""
+    out = cells.copy()
+    out[cells == ""] = None
+    return out
+
+
+def _kinds(cells: np.ndarray, vocab: Vocabulary, kind: str | None, found: _RowProblems) -> np.ndarray:
+    """Each row's kind: its own ``kind`` cell, else ``--kind``; both must agree when given."""
+    kinds = found.each(cells, "kind", lambda v: vocab.resolve("kind", v) if v else kind)
+    if kind:
+        found.add(np.flatnonzero(pd.notna(kinds) & (kinds != kind)), "kind",
+                  lambda i: f"row kind {kinds[i]} disagrees with --kind {kind}")
+    else:
+        found.add(np.flatnonzero(cells == ""), "kind", "no kind: give --kind or a kind/类型 column")
+    return kinds
+
+
+def _check_dates(status, opened, closed, found: _RowProblems) -> None:
+    """Opening and closing dates against each other, today and the status."""
+    today = dt.date.today().toordinal()
+    day = (lambda d: np.fromiter((-1 if v is None else v.toordinal() for v in d), "int64", len(d)))
+    o, c = day(opened), day(closed)
+    found.add(np.flatnonzero((o >= 0) & (c >= 0) & (c < o)), "closed_on",
+              lambda i: f"closed on {closed[i]} before it opened ({opened[i]})")
+    built = np.isin(status, ["open", "suspended"])
+    found.add(np.flatnonzero(built & (o > today)), "opened_on",
+              lambda i: f"status is {status[i]} but opened_on {opened[i]} is in the future")
+    found.add(np.flatnonzero(c > today), "closed_on", lambda i: f"closed_on {closed[i]} is in the future")
+    found.add(np.flatnonzero((c >= 0) & pd.notna(status) & (status != "closed")), "status",
+              lambda i: f"closed_on is set but status is {status[i]}")
+
+
+def _parse_capacity(text: str) -> int | None:
+    c = parse_float(text, name="capacity")
+    if c is not None and (c < 0 or not float(c).is_integer()):
+        raise ValueError(f"capacity {text!r} is not a whole number ≥ 0")
+    return None if c is None else int(c)

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from itertools import chain, repeat
+from json.encoder import encode_basestring
+from typing import Iterator, NamedTuple
 
+import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 
+from geo._bulk import Binder, ewkb_points, insert_rows, spatial_index_after_insert
 from geo.db import next_seq, now
 from geo.errors import Conflict, InputError, NotFound
 from geo.models import areas, site_history, sites
@@ -49,25 +55,12 @@ def creation_events(state: dict, *, effective_on: dt.date) -> tuple[dt.date, dic
 
     A site that is open/suspended/closed with an ``opened_on`` is created *open* on that
     date; a ``closed_on`` closes it on that date; anything else starts on ``effective_on``.
+    (One state; :func:`create_sites` applies the same rule to all its rows at once.)
     """
-    status = state.get("status")
-    opened = dt.date.fromisoformat(state["opened_on"]) if state.get("opened_on") else None
-    closed = dt.date.fromisoformat(state["closed_on"]) if state.get("closed_on") else None
-    events = []
-    if opened and status in ("open", "suspended", "closed"):
-        snap = dict(state, status="open", closed_on=None)
-        start = opened
-        if status == "closed":
-            when = closed or max(effective_on, opened)
-            events += [(when, "status", "open", "closed")]
-            if closed:
-                events += [(when, "closed_on", None, state["closed_on"])]
-        elif status == "suspended":
-            events += [(max(effective_on, opened), "status", "open", "suspended")]
-    else:
-        snap = dict(state)
-        start = effective_on
-    return start, snap, events
+    plan = _creation_plan(_states_frame([state]), effective_on)
+    snap = dict(state, **{f: _jsonable(v[0]) for f, v in plan.snapshot.items()})
+    events = [(when, f, old, _jsonable(new)) for _, when, f, old, new in plan.events]
+    return plan.start[0], snap, events
 
 
 def replay(rows, as_of: dt.date | None = None) -> dict | None:
@@ -96,40 +89,164 @@ def row_values(state: dict) -> dict:
     return vals
 
 
-def create_sites(conn: sa.Connection, states: list[dict], *, effective_on: dt.date,
-                 actor: str, source: str, placement: list[tuple] | None = None) -> list[int]:
-    """Insert new sites with their creation history; return their ids (in order)."""
-    if not states:
+def create_sites(conn: sa.Connection, states: list[dict] | pd.DataFrame, *, effective_on: dt.date,
+                 actor: str, source: str, placement=None) -> list[int]:
+    """Insert new sites with their creation history; return their ids (in order).
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        In the caller's transaction.
+    states : list of dict or pandas.DataFrame
+        State dicts (:func:`state_from_record` plus ``code``), or a site frame as an import
+        builds it: the columns of :func:`geo.records.site_records` plus ``lon``, ``lat``
+        and ``src_crs``.
+    effective_on : datetime.date
+        When sites without an ``opened_on`` start (see :func:`creation_events`).
+    actor, source : str
+        Recorded with every history row.
+    placement : sequence of (street_id, community_id), optional
+        One pair per site, ``None`` (or -1) where it lies in no area.
+
+    Notes
+    -----
+    Everything is built column by column and goes through the driver's own cursor (COPY
+    on PostgreSQL, ``executemany`` on SQLite), not SQLAlchemy's per-parameter processing:
+    200,000 sites take seconds. Snapshot JSON is assembled from each distinct value's
+    encoding, so it reads exactly like :func:`dumps` of the state.
+    """
+    n = len(states)
+    if n == 0:
         return []
+    frame = states if isinstance(states, pd.DataFrame) else _states_frame(states)
     t = now()
     seq = next_seq(conn)
-    plans = [creation_events(s, effective_on=effective_on) for s in states]
-    rows = []
-    for k, (start, snap, events) in enumerate(plans):
-        final = dict(snap)
-        for _, f, _, new in events:
-            final[f] = new
-        v = row_values(final)
-        v.update(code=states[k]["code"], version=1, seq=seq, created_at=t, updated_at=t)
-        v["street_id"], v["community_id"] = placement[k] if placement else (None, None)
-        rows.append(v)
-    step = 5000
-    for a in range(0, len(rows), step):
-        conn.execute(sites.insert(), rows[a:a + step])  # plain executemany: RETURNING runs row by row on SQLite
-    # Every row of this call carries the fresh ``seq``: one indexed lookup gives all the ids
-    # (``code IN (…)`` batches went quadratic on PostgreSQL inside the import transaction).
-    ids = dict(conn.execute(sa.select(sites.c.code, sites.c.id).where(sites.c.seq == seq)).all())
-    hist = []
-    for k, (start, snap, events) in enumerate(plans):
-        sid = ids[states[k]["code"]]
-        hist.append(dict(site_id=sid, field=CREATED, old_value=None, new_value=dumps(snap),
-                         effective_on=start, recorded_at=t, actor=actor, source=source))
-        for when, f, old, new in events:
-            hist.append(dict(site_id=sid, field=f, old_value=dumps(old), new_value=dumps(new),
-                             effective_on=when, recorded_at=t, actor=actor, source=source))
-    for a in range(0, len(hist), 5000):
-        conn.execute(site_history.insert(), hist[a:a + 5000])
-    return [ids[s["code"]] for s in states]
+    plan = _creation_plan(frame, effective_on)
+    lon, lat = (frame[c].to_numpy(dtype="float64") for c in ("lon", "lat"))
+    street, community = _placement_columns(placement, n)
+    bind = Binder(conn)
+    stamp = bind.one(sites.c.created_at, t)
+    columns = {f: _objects(frame[f]) for f in _SNAPSHOT if f != "location"}  # the state's fields
+    values = {c: columns[c].tolist() for c in _COPIED}
+    values.update(
+        street_id=street, community_id=community, lon=lon.tolist(), lat=lat.tolist(),
+        opened_on=bind(sites.c.opened_on, values["opened_on"]),
+        closed_on=bind(sites.c.closed_on, plan.final_closed_on),
+        version=[1] * n, seq=[seq] * n, created_at=[stamp] * n, updated_at=[stamp] * n,
+        geom=ewkb_points(lon, lat))
+    with spatial_index_after_insert(conn, sites, n):
+        insert_rows(conn, sites, _SITE_COLUMNS, zip(*(values[c] for c in _SITE_COLUMNS)))
+    # Every row of this call carries the fresh ``seq``: one indexed lookup gives all the ids.
+    cur = conn.connection.driver_connection.cursor()
+    ids = dict(cur.execute(f"SELECT code, id FROM sites WHERE seq = {int(seq)}").fetchall())
+    cur.close()
+    site_ids = [ids[c] for c in values["code"]]
+    state = dict(columns, **plan.snapshot)
+    recorded = bind.one(site_history.c.recorded_at, t)
+    created = zip(site_ids, repeat(CREATED), repeat(None), _snapshots(state, lon, lat),
+                  bind(site_history.c.effective_on, plan.start), repeat(recorded), repeat(actor),
+                  repeat(source))
+    events = ((site_ids[i], f, dumps(old), dumps(new), bind.one(site_history.c.effective_on, when),
+               recorded, actor, source) for i, when, f, old, new in plan.events)
+    insert_rows(conn, site_history, _HISTORY_COLUMNS, chain(created, events))
+    return site_ids
+
+
+#: Columns of ``sites`` a create writes, and those taken from the frame as they are.
+_SITE_COLUMNS = ("code", "kind", "level", "status", "name", "address", "services", "opening_hours",
+                 "phone", "capacity", "host_org", "operator", "opened_on", "closed_on", "street_id",
+                 "community_id", "declared_street", "declared_community", "lon", "lat", "src_crs",
+                 "version", "seq", "created_at", "updated_at", "geom")
+_COPIED = ("code", "kind", "level", "status", "name", "address", "services", "opening_hours", "phone",
+           "capacity", "host_org", "operator", "opened_on", "declared_street", "declared_community",
+           "src_crs")  # closed_on comes from the creation plan
+_HISTORY_COLUMNS = ("site_id", "field", "old_value", "new_value", "effective_on", "recorded_at",
+                    "actor", "source")
+#: Keys of a creation snapshot, in the order :func:`state_from_record` gives them (plus code).
+_SNAPSHOT = tuple(f for f in TRACKED if f != "location") + ("location", "code")
+
+
+class _CreationPlan(NamedTuple):
+    """:func:`creation_events` for every row of a site frame."""
+
+    start: np.ndarray               # the date each site is created on
+    snapshot: dict[str, np.ndarray]  # fields whose creation snapshot differs from the frame
+    final_closed_on: np.ndarray     # ``closed_on`` of the ``sites`` row
+    events: list[tuple]             # (row, when, field, old, new), status events first
+
+
+def _creation_plan(frame: pd.DataFrame, effective_on: dt.date) -> _CreationPlan:
+    status, opened, closed = (_objects(frame[c]) for c in ("status", "opened_on", "closed_on"))
+    born_open = pd.notna(opened) & np.isin(status, ["open", "suspended", "closed"])
+    start = np.full(len(frame), effective_on, dtype=object)
+    start[born_open] = opened[born_open]
+    snapshot = {"status": np.where(born_open, "open", status),
+                "closed_on": np.where(born_open, None, closed)}
+    shut = np.flatnonzero(born_open & (status == "closed"))
+    when = {i: closed[i] or max(effective_on, opened[i]) for i in shut}
+    events = [(i, when[i], "status", "open", "closed") for i in shut]
+    events += [(i, when[i], "closed_on", None, closed[i]) for i in shut if closed[i]]
+    events += [(i, max(effective_on, opened[i]), "status", "open", "suspended")
+               for i in np.flatnonzero(born_open & (status == "suspended"))]
+    final_closed = np.where(born_open & (status != "closed"), None, closed)
+    return _CreationPlan(start, snapshot, final_closed, [(int(i), *e) for i, *e in events])
+
+
+def _states_frame(states: list[dict]) -> pd.DataFrame:
+    """State dicts as a site frame (dates as ``datetime.date``, services comma-joined)."""
+    def date(v):
+        return dt.date.fromisoformat(v) if isinstance(v, str) and v else (v or None)
+
+    cols = {f: [s.get(f) for s in states] for f in TRACKED + ("code",) if f != "location"}
+    cols["services"] = [",".join(v or []) for v in cols["services"]]
+    cols["opened_on"] = [date(v) for v in cols["opened_on"]]
+    cols["closed_on"] = [date(v) for v in cols["closed_on"]]
+    frame = pd.DataFrame({f: pd.Series(v, dtype=object) for f, v in cols.items()})
+    frame["lon"], frame["lat"] = np.array([s["location"] for s in states], dtype="float64").T
+    return frame
+
+
+def _snapshots(state: dict[str, np.ndarray], lon: np.ndarray, lat: np.ndarray,
+               chunk: int = 10_000) -> Iterator[str]:
+    """The ``_created`` JSON of each site from its state's columns (:data:`_SNAPSHOT`).
+
+    Lazily, a chunk at a time: on PostgreSQL the server stores the history rows already
+    sent while the next ones are built.
+    """
+    where = _SNAPSHOT.index("location")
+    for a in range(0, len(lon), chunk):
+        part = slice(a, a + chunk)
+        pieces = [_encoded(f, state[f][part]) for f in _SNAPSHOT if f != "location"]
+        pieces.insert(where, [f'"location": [{x!r}, {y!r}]'
+                              for x, y in zip(lon[part].tolist(), lat[part].tolist())])
+        yield from (f"{{{', '.join(p)}}}" for p in zip(*pieces))
+
+
+def _objects(column: pd.Series) -> np.ndarray:
+    """A frame column as Python objects, missing values (NaN, NA) as ``None``."""
+    return column.to_numpy(dtype=object, na_value=None)
+
+
+def _encoded(field: str, values: np.ndarray) -> np.ndarray:
+    """``"field": <JSON of the value>`` per row, exactly as :func:`dumps` writes it; each
+    distinct value is encoded once."""
+    index, uniques = pd.factorize(values)
+    if field == "services":
+        texts = [dumps(v.split(",") if v else []) for v in uniques]
+    elif pd.api.types.infer_dtype(uniques, skipna=False) == "string":
+        texts = map(encode_basestring, uniques)  # what json.dumps does to a str, in C
+    else:
+        texts = map(dumps, uniques)
+    head = f'"{field}": '
+    return np.array([head + t for t in texts] + [head + "null"], dtype=object)[index]
+
+
+def _placement_columns(placement, n: int) -> tuple[list, list]:
+    """Street and community ids (``None`` for none) from (street, community) pairs."""
+    if placement is None:
+        return [None] * n, [None] * n
+    pairs = np.asarray(placement, dtype=object).reshape(n, 2)
+    return tuple([None if v is None or v < 0 else int(v) for v in col] for col in pairs.T)
 
 
 def history_rows(conn: sa.Connection, site_id: int):
