@@ -24,8 +24,9 @@ covered and ``c > R + TOL`` is not; only pairs in that sub-millimetre shell go t
 the demand points that share an axis-aligned ECEF cube of edge ``sure chord / sqrt(3)``
 with a site (any two points of such a cube are within the sure chord): one sorted-key
 look-up instead of a tree search for much of the covered demand.  The rest get one
-``k = 1`` search (chord-nearest site within ``R + TOL``), on two threads, in ~1 km cell
-order so consecutive searches share cache.
+``k = 1`` search (chord-nearest site within ``R + TOL``), in ~1 km cell order so
+consecutive searches share cache. The tree is built on one thread while the others convert
+and check the demand chunk by chunk; the searches run on every core.
 """
 from __future__ import annotations
 
@@ -81,21 +82,6 @@ def _threads(workers):
     return cores if workers < 0 else min(int(workers), cores)
 
 
-def _ecef_threaded(lon, lat, workers):
-    """:func:`geo.geodesy.ecef` in contiguous chunks on ``workers`` threads (NumPy frees the GIL)."""
-    k = _threads(workers)
-    if k < 2 or lon.size < 200_000:
-        return ecef(lon, lat)
-    out, cut = np.empty((lon.size, 3)), np.linspace(0, lon.size, k + 1).astype(np.int64)
-
-    def part(i):
-        out[cut[i]:cut[i + 1]] = ecef(lon[cut[i]:cut[i + 1]], lat[cut[i]:cut[i + 1]])
-
-    with ThreadPoolExecutor(k) as ex:
-        list(ex.map(part, range(k)))
-    return out
-
-
 def _spatial_order(lon, lat):
     """Order points by 0.01-degree lon/lat cell (~1 km), so consecutive KD-tree queries share cache.
 
@@ -118,16 +104,26 @@ def _cube_keys(xyz, side):
     return key
 
 
-def _share_cube_with_site(dxyz, sxyz, radius_m):
-    """True where a demand point lies in a cube that also holds a site, for cubes so small
-    (diagonal below the sure chord) that this proves coverage; None when R is too small.
-    """
+def _site_cubes(sxyz, radius_m):
+    """``(side, sorted keys)`` of the cubes holding a site, for cubes so small (diagonal
+    below the sure chord) that sharing one proves coverage; ``None`` when R is too small."""
     side = _sure_chord(radius_m) / np.sqrt(3.0) * (1.0 - 1e-9)
     if side < 2.0 * A / (1 << (_CELL_BITS - 1)):  # R under ~21 m: the packed key would overflow
         return None
-    skeys = np.unique(_cube_keys(sxyz, side))
+    return side, np.unique(_cube_keys(sxyz, side))
+
+
+def _in_site_cube(dxyz, cubes):
+    """True where a point lies in one of ``cubes`` (:func:`_site_cubes`)."""
+    side, skeys = cubes
     dkeys = _cube_keys(dxyz, side)
     return skeys[np.minimum(np.searchsorted(skeys, dkeys), skeys.size - 1)] == dkeys
+
+
+def _share_cube_with_site(dxyz, sxyz, radius_m):
+    """True where a demand point shares a (small) cube with a site; None when R is too small."""
+    cubes = _site_cubes(sxyz, radius_m)
+    return None if cubes is None else _in_site_cube(dxyz, cubes)
 
 
 def _ball_pairs(tree, xyz, r, *, workers):
@@ -163,20 +159,33 @@ def covered_from_sites(demand_lon, demand_lat, site_lon, site_lat, *, radius_m, 
     covered, radius_m, r = np.zeros(dlon.size, dtype=bool), float(radius_m), float(radius_m) + TOL
     if dlon.size == 0 or sx.size == 0:
         return covered
-    # sites (the smaller set, usually) in the tree; demand queried in ~1 km cell order
+    # sites (the smaller set, usually) in the tree, built while the demand is prepared
+    k = _threads(workers)
     sxyz = ecef(sx, sy)
-    tree = _tree(sxyz, leafsize=32, balanced_tree=True, compact_nodes=True)
-    order = _spatial_order(dlon, dlat)
-    dlon, dlat = dlon[order], dlat[order]
-    dxyz = _ecef_threaded(dlon, dlat, workers)
-    # 1. a site in the same small cube: covered, no search needed
-    cov = _share_cube_with_site(dxyz, sxyz, radius_m)
-    ask = np.arange(dlon.size) if cov is None else np.flatnonzero(~cov)
-    if cov is None:
-        cov = np.zeros(dlon.size, dtype=bool)
+    with ThreadPoolExecutor(k) as pool:
+        building = pool.submit(_tree, sxyz, leafsize=32, balanced_tree=True, compact_nodes=True)
+        cubes = _site_cubes(sxyz, radius_m)
+        # demand in ~1 km cell order (consecutive searches share cache), converted and checked
+        # against the site cubes chunk by chunk on every thread (NumPy frees the GIL)
+        order = _spatial_order(dlon, dlat)
+        n = dlon.size
+        olon, olat, dxyz, cov = np.empty(n), np.empty(n), np.empty((n, 3)), np.zeros(n, dtype=bool)
+
+        def prepare(part):
+            o = order[part]
+            olon[part], olat[part] = dlon[o], dlat[o]
+            dxyz[part] = ecef(olon[part], olat[part])
+            if cubes is not None:  # 1. a site in the same small cube: covered, no search needed
+                cov[part] = _in_site_cube(dxyz[part], cubes)
+
+        cut = np.linspace(0, n, (8 * k if n >= 200_000 and k > 1 else 1) + 1).astype(np.int64)
+        list(pool.map(prepare, (slice(a, b) for a, b in zip(cut[:-1], cut[1:]))))
+        tree = building.result()
+    dlon, dlat = olon, olat
+    ask = np.flatnonzero(~cov)
     # 2. chord to the chord-nearest site within r: > r (inf) is surely uncovered (chord <= geodesic),
     # <= the sure chord is surely covered; only the sub-millimetre shell between goes to Geod.inv
-    c, j = tree.query(dxyz[ask], k=1, distance_upper_bound=r, workers=workers)
+    c, j = tree.query(dxyz[ask], k=1, distance_upper_bound=r, workers=k)
     cov[ask] = c <= _sure_chord(radius_m)
     inband = ~cov[ask] & (c <= r)
     band, j = ask[inband], j[inband]
