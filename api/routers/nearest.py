@@ -139,7 +139,9 @@ class NearestFastPath:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] != "/api/nearest" or scope["method"] not in ("GET", "HEAD"):
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or not (
+                scope["path"] == "/api/nearest"
+                or scope["path"] == scope.get("root_path", "") + "/api/nearest"):  # behind a prefix
             return await self.app(scope, receive, send)
         headers = [(b"content-type", MEDIA_TYPE.encode())]
         try:
