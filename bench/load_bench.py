@@ -124,7 +124,8 @@ def main() -> None:
                     key = f"edit {type(e).__name__}"
                 with lock:
                     stats[key] += 1
-                    timeline.append((start, time.monotonic() - t0, key == "edit ok"))
+                    # 409 (the other writer changed the same site meanwhile) is a correct answer
+                    timeline.append((start, time.monotonic() - t0, key in ("edit ok", "edit 409")))
 
         threads = [threading.Thread(target=reader, args=(i,)) for i in range(a.readers)]
         threads += [threading.Thread(target=writer, args=(100 + i,)) for i in range(a.writers)]
@@ -138,7 +139,8 @@ def main() -> None:
             restart_done = time.monotonic() - t0
         for t in threads:
             t.join()
-        # normal again: after the restart began, the last moment a request failed or took > 1 s
+        # normal again: after the restart began, the last moment a request failed (5xx, no
+        # answer, a wrong answer) or took > 1 s
         recovered = None
         if restart_at is not None:
             bad = [end for start, end, ok in timeline if end >= restart_at and (not ok or end - start > 1.0)]
