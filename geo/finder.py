@@ -78,8 +78,7 @@ class SiteSnapshot:
 
     seq: int
     index: NearestIndex
-    rows: list                           # row tuples, columns in ``col``
-    col: dict[str, int]                  # column name → position in a row
+    rows: list                           # DBAPI row tuples, columns as in ``_COL``
     kind: np.ndarray                     # object array of kind codes
     service_bits: np.ndarray             # int64 bitmask per site
     service_codes: dict[str, int]        # code → bit
@@ -144,7 +143,7 @@ class SiteSnapshot:
                             for t in (r[col["services"]] or "" for r in rows)), dtype="int64", count=n)
         group = np.fromiter((by_text.setdefault(h, len(by_text)) if h else -1
                              for h in (r[col["opening_hours"]] for r in rows)), dtype="int32", count=n)
-        return cls(seq=seq, index=NearestIndex(lon, lat), rows=rows, col=col,
+        return cls(seq=seq, index=NearestIndex(lon, lat), rows=rows,
                    kind=np.array([r[col["kind"]] for r in rows], dtype=object), service_bits=bits,
                    service_codes=codes, hours_group=group, hours_texts=list(by_text))
 
@@ -201,7 +200,7 @@ class SiteSnapshot:
         """
         item = self._sites.get(p)
         if item is None:
-            r, c = self.rows[p], self.col
+            r, c = self.rows[p], _COL
             item = {k_: r[c[k_]] for k_ in PROPS}
             item["services"] = [s for s in (r[c["services"]] or "").split(",") if s]
             item["links"] = navigation_links(r[c["lon"]], r[c["lat"]], item["name"])
