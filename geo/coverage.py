@@ -1,6 +1,6 @@
 """Exact geodesic coverage of demand points by sites (areas and gaps: :mod:`geo.coverage_areas`).
 
-Pure numpy on WGS-84 lon/lat; distances are ``pyproj.Geod(ellps="WGS84").inv``'s.
+NumPy and one numba kernel on WGS-84 lon/lat; distances are ``pyproj.Geod(ellps="WGS84").inv``'s.
 
 Method (exact, fast; no polygon buffer decides coverage)
 --------------------
@@ -20,13 +20,16 @@ For two surface points at chord ``c`` and geodesic distance ``s``:
 covered and ``c > R + TOL`` is not; only pairs in that sub-millimetre shell go to
 ``Geod.inv``.  ``TOL = 1e-4 m`` absorbs the rounding of chords and ``Geod.inv`` (~1e-8 m).
 
-:func:`covered_from_sites` puts the sites in the tree and, before any search, flags
-the demand points that share an axis-aligned ECEF cube of edge ``sure chord / sqrt(3)``
-with a site (any two points of such a cube are within the sure chord): one sorted-key
-look-up instead of a tree search for much of the covered demand.  The rest get one
-``k = 1`` search (chord-nearest site within ``R + TOL``), in ~1 km cell order so
-consecutive searches share cache. The tree is built on one thread while the others convert
-and check the demand chunk by chunk; the searches run on every core.
+:func:`covered_from_sites` runs the same decision in a compiled pass over sites sorted
+into latitude rows (:mod:`geo._coverage_grid`: proven cell bounds, stops at the first
+site within the sure chord) wherever the data fit its limits -- everywhere in China at
+service radii up to 100 km; 1,000,000 points and 200,000 sites in about 0.08 s on two
+cores.  Elsewhere (polar caps, the antimeridian, radii above 100 km) and for the few
+points with a site in the shell, the KD-tree path decides: it puts the sites in the
+tree and, before any search, flags the demand points that share an axis-aligned ECEF
+cube of edge ``sure chord / sqrt(3)`` with a site (any two points of such a cube are
+within the sure chord); the rest get one ``k = 1`` search (chord-nearest site within
+``R + TOL``), in ~1 km cell order so consecutive searches share cache.
 """
 from __future__ import annotations
 
@@ -139,6 +142,10 @@ def covered_from_sites(demand_lon, demand_lat, site_lon, site_lat, *, radius_m, 
 
     Exact with respect to ``pyproj.Geod(ellps="WGS84").inv`` (see the module
     docstring for the proof of the chord bounds used to skip most geodesic calls).
+    Data that fit the compiled grid's limits (everywhere in China at service radii up
+    to 100 km) take :mod:`geo._coverage_grid`; the rest, and the few points with a site
+    in the sub-millimetre shell, take the KD-tree path.  Points or sites with a
+    non-finite coordinate cover and are covered by nothing.
 
     Parameters
     ----------
@@ -149,15 +156,39 @@ def covered_from_sites(demand_lon, demand_lat, site_lon, site_lat, *, radius_m, 
     radius_m : float
         Service radius in metres (a point at exactly ``radius_m`` is covered).
     workers : int, optional
-        Threads for the KD-tree queries and the ECEF conversion (-1: all cores).
+        Threads (-1: all cores).
 
     Returns
     -------
     numpy.ndarray of bool
     """
     dlon, dlat, sx, sy = _arr(demand_lon), _arr(demand_lat), _arr(site_lon), _arr(site_lat)
-    covered, radius_m, r = np.zeros(dlon.size, dtype=bool), float(radius_m), float(radius_m) + TOL
+    covered = np.zeros(dlon.size, dtype=bool)
+    if not (fin := np.isfinite(sx) & np.isfinite(sy)).all():
+        sx, sy = sx[fin], sy[fin]
     if dlon.size == 0 or sx.size == 0:
+        return covered
+    if not (fin := np.isfinite(dlon) & np.isfinite(dlat)).all():
+        covered[fin] = covered_from_sites(dlon[fin], dlat[fin], sx, sy, radius_m=radius_m, workers=workers)
+        return covered
+    status = None
+    if float(radius_m) > 0 and all(np.abs(v).max() <= m for v, m in ((dlon, 180), (dlat, 90), (sx, 180), (sy, 90))):
+        from geo._coverage_grid import status_from_sites
+
+        status = status_from_sites(dlon, dlat, sx, sy, radius_m=float(radius_m), sure_chord=_sure_chord(radius_m),
+                                   threads=_threads(workers))
+    if status is None:
+        return _covered_kdtree(dlon, dlat, sx, sy, radius_m, workers)
+    covered = status == 1
+    if (band := np.flatnonzero(status == 2)).size:
+        covered[band] = _covered_kdtree(dlon[band], dlat[band], sx, sy, radius_m, workers)
+    return covered
+
+
+def _covered_kdtree(dlon, dlat, sx, sy, radius_m, workers):
+    """The KD-tree path of :func:`covered_from_sites` (finite float64 arrays, non-empty sites)."""
+    covered, radius_m, r = np.zeros(dlon.size, dtype=bool), float(radius_m), float(radius_m) + TOL
+    if dlon.size == 0:
         return covered
     # sites (the smaller set, usually) in the tree, built while the demand is prepared
     k = _threads(workers)

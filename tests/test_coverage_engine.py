@@ -104,7 +104,7 @@ def test_boundary_shell_cases_equal_oracle():
 
 def test_large_input_threads_and_cubes_equal_oracle():
     """Over 200,000 points (ECEF on threads), many sharing a cube with a site, half in the shell."""
-    from geo.coverage import _share_cube_with_site, ecef_from_lonlat
+    from geo.coverage import _covered_kdtree, _share_cube_with_site, ecef_from_lonlat
 
     rng = np.random.default_rng(11)
     sx, sy = clustered(12, rng, half=0.03)
@@ -117,6 +117,7 @@ def test_large_input_threads_and_cubes_equal_oracle():
     assert 0 < cube.sum() < oracle.sum()  # the cube shortcut is exercised, and is not the whole answer
     for workers in (1, 2, -1):
         assert np.array_equal(covered_from_sites(dx, dy, sx, sy, radius_m=1000, workers=workers), oracle)
+        assert np.array_equal(_covered_kdtree(dx, dy, sx, sy, 1000.0, workers), oracle)  # the KD-tree path too
 
 
 @pytest.mark.parametrize("radius", [5.0, 15.0, 25.0, 1000.0, 20_000.0])
@@ -146,6 +147,88 @@ def test_just_outside_is_never_covered_by_a_shared_cube():
     assert not covered_from_sites(dx, dy, sx, sy, radius_m=1000).any()
     ix, iy, _ = GEOD.fwd(sx[pick], sy[pick], rng.uniform(0, 360, pick.size), d - 260.0)
     assert covered_from_sites(ix, iy, sx, sy, radius_m=1000).all()
+
+
+def _grid_status(dx, dy, sx, sy, radius, threads=2):
+    from geo._coverage_grid import status_from_sites
+    from geo.coverage import _sure_chord
+
+    return status_from_sites(*(np.asarray(v, dtype=float) for v in (dx, dy, sx, sy)), radius_m=radius,
+                             sure_chord=_sure_chord(radius), threads=threads)
+
+
+@pytest.mark.parametrize(("lat", "radius"), [(0.0, 1000.0), (37.86, 1000.0), (53.0, 300.0), (79.0, 1000.0),
+                                             (-33.9, 5000.0), (37.86, 1.0), (20.0, 100_000.0)])
+def test_grid_cells_hold_every_site_within_r(lat, radius):
+    """Sites due north/south/east/west and diagonal at R -/+ a hair, at the latitudes where the cell
+    bounds are tightest (meridional radius smallest at the equator, parallels shortest towards the
+    pole): the compiled grid path must find each one (status 1 or 2), never one beyond R."""
+    rng = np.random.default_rng(int(lat * 10) + int(radius))
+    n = 400
+    dx, dy = 100.0 + rng.uniform(-0.05, 0.05, n), lat + rng.uniform(-0.05, 0.05, n)
+    az = np.tile([0.0, 90.0, 180.0, 270.0, 45.0, 135.0, 225.0, 315.0], n // 8)
+    for dist, inside in ((radius - 2e-4, True), (radius + 2e-4, False)):
+        sx, sy, _ = GEOD.fwd(dx, dy, az, np.full(n, dist))
+        for j in range(0, n, 50):  # one site at a time: no other site may help
+            st = _grid_status(dx[j:j + 1], dy[j:j + 1], sx[j:j + 1], sy[j:j + 1], radius)
+            assert st is not None
+            assert st[0] != (0 if inside else 1), (j, dist)  # found when inside; never "surely" when outside
+            assert covered_from_sites(dx[j:j + 1], dy[j:j + 1], sx[j:j + 1], sy[j:j + 1],
+                                      radius_m=radius).tolist() == [inside]
+        st = _grid_status(dx, dy, sx, sy, radius)
+        got = covered_from_sites(dx, dy, sx, sy, radius_m=radius)
+        oracle = (oracle_distances(dx, dy, sx, sy) <= radius).any(axis=1)
+        assert np.array_equal(got, oracle)
+        assert np.array_equal(st == 1, oracle & (st == 1))  # status 1 is never wrong
+
+
+def test_grid_path_taken_in_china_and_equals_kdtree():
+    """China-wide clustered data at 1 km take the compiled path; it equals the KD-tree path on every point,
+    for 1 and 2 threads, and the shell points (status 2) are decided exactly."""
+    from geo.coverage import _covered_kdtree
+
+    rng = np.random.default_rng(21)
+    cities = np.array([PLACES[p] for p in sorted(PLACES)])
+    c = rng.integers(0, len(cities), 150_000)
+    dx, dy = cities[c, 0] + rng.normal(0, 0.05, c.size), cities[c, 1] + rng.normal(0, 0.04, c.size)
+    k = rng.integers(0, len(cities), 5_000)
+    sx, sy = cities[k, 0] + rng.normal(0, 0.05, k.size), cities[k, 1] + rng.normal(0, 0.04, k.size)
+    ring_x, ring_y, _ = GEOD.fwd(sx[:2000], sy[:2000], rng.uniform(0, 360, 2000), 1000 + rng.uniform(-1e-4, 1e-4, 2000))
+    dx, dy = np.r_[dx, ring_x], np.r_[dy, ring_y]
+    kd = _covered_kdtree(dx, dy, sx, sy, 1000.0, -1)
+    for threads in (1, 2):
+        st = _grid_status(dx, dy, sx, sy, 1000.0, threads)
+        assert st is not None and (st == 2).sum() > 20
+        assert not (st == 1)[~kd].any() and not kd[st == 0].any()
+        assert np.array_equal(covered_from_sites(dx, dy, sx, sy, radius_m=1000, workers=threads), kd)
+    assert 0.2 < kd.mean() and (~kd).sum() > 1000
+
+
+@pytest.mark.parametrize("case", ["antimeridian", "polar", "span", "radius_0", "radius_huge", "bad_lon"])
+def test_grid_falls_back_outside_its_limits(case):
+    """Outside the compiled grid's limits the KD-tree path answers, still exactly."""
+    dx, dy, sx, sy, radius = {
+        "antimeridian": ([179.999, -179.999], [10.0, 10.0], [-179.9995], [10.0], 1000.0),
+        "polar": ([0.0, 120.0], [86.0, 89.99], [60.0], [89.995], 2000.0),
+        "span": ([-100.0, 100.0], [0.0, 0.0], [-100.005], [0.0], 1000.0),
+        "radius_0": ([112.5, 112.5001], [37.8, 37.8], [112.5], [37.8], 0.0),
+        "radius_huge": ([112.5, 118.0], [37.8, 37.8], [113.0], [37.8], 200_000.0),
+        "bad_lon": ([112.5, 472.5], [37.8, 37.8], [112.5], [37.8], 10.0),
+    }[case]
+    if case not in ("radius_0", "bad_lon"):
+        assert _grid_status(dx, dy, sx, sy, radius) is None
+    got = covered_from_sites(dx, dy, sx, sy, radius_m=radius)
+    assert np.array_equal(got, (oracle_distances(dx, dy, sx, sy) <= radius).any(axis=1))
+    assert got.tolist() == {"antimeridian": [True, True], "polar": [False, True], "span": [True, False],
+                            "radius_0": [True, False], "radius_huge": [True, False], "bad_lon": [True, True]}[case]
+
+
+def test_non_finite_points_and_sites_cover_nothing():
+    dx = [112.5, np.nan, 112.5001, np.inf]
+    dy = [37.8, 37.8, 37.8, 37.8]
+    got = covered_from_sites(dx, dy, [np.nan, 112.5, 112.5], [37.8, np.nan, 37.8], radius_m=100)
+    assert got.tolist() == [True, False, True, False]
+    assert not covered_from_sites(dx, dy, [np.nan], [37.8], radius_m=100).any()
 
 
 def test_nearest_distance_equals_oracle():
