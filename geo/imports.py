@@ -22,7 +22,7 @@ from geo._io import read_table
 from geo.areas import AreaLookup
 from geo.errors import InputError, Problem
 from geo.models import sites
-from geo.records import convert_points, record_at, site_records
+from geo.records import convert_points, records_at, site_records
 from geo.vocab import Vocabulary
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -177,7 +177,8 @@ def import_sites(engine: sa.Engine, path: str | Path, *, kind: str | None = None
 
     Checks run column by column over the whole file (:func:`geo.records.site_records`)
     and new sites go in with one bulk write (:func:`geo.sites.create_sites`); sites whose
-    code exists are updated one by one with ``upsert``. ``near_duplicate_m <= 0`` turns
+    code exists are compared with their replayed history (read in a few queries) and only
+    the changed ones are updated, one by one, with ``upsert``. ``near_duplicate_m <= 0`` turns
     the near-duplicate warning off.
     """
     effective_on = effective_on or dt.date.today()
@@ -220,11 +221,12 @@ def import_sites(engine: sa.Engine, path: str | Path, *, kind: str | None = None
             sitesmod.create_sites(conn, states, effective_on=effective_on, actor=actor, source=source,
                                   placement=placement[new])
         report.created = new.size
-        for k, i in enumerate(old.tolist()):
-            rec = record_at(frame, i)
+        codes = frame["code"].to_numpy(dtype=object)
+        history = sitesmod.history_rows_by_site(conn, [existing_id[codes[i]] for i in old.tolist()])
+        for k, (i, rec) in enumerate(zip(old.tolist(), records_at(frame, old))):
             sid = int(existing_id[rec["code"]])
             state = sitesmod.state_from_record(rec)
-            cur = sitesmod.replay(sitesmod.history_rows(conn, sid))
+            cur = sitesmod.replay(history[sid])
             diff = [f for f in sitesmod.TRACKED if state.get(f) != cur.get(f)]
             try:
                 for when, fields in _effective_groups(rec, diff, effective_on).items():

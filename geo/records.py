@@ -241,11 +241,17 @@ def site_records(table, vocab: Vocabulary, *, kind: str | None,
     return pd.DataFrame({f: out[f] for f in RECORD_FIELDS}, dtype=object)  # None stays None
 
 
+def records_at(frame: pd.DataFrame, rows) -> list[dict]:
+    """Rows of a site frame as record dicts (``services`` as a list of codes), in one pass."""
+    out = frame.iloc[list(rows)].to_dict("records")
+    for rec in out:
+        rec["services"] = [s for s in (rec.get("services") or "").split(",") if s]
+    return out
+
+
 def record_at(frame: pd.DataFrame, i: int) -> dict:
-    """Row ``i`` of a site frame as a record dict (``services`` as a list of codes)."""
-    rec = {c: v for c, v in zip(frame.columns, frame.iloc[i].tolist())}
-    rec["services"] = [s for s in (rec.get("services") or "").split(",") if s]
-    return rec
+    """Row ``i`` of a site frame as a record dict (:func:`records_at` of one row)."""
+    return records_at(frame, [i])[0]
 
 
 def site_record(table, i: int, vocab: Vocabulary, *, kind: str | None,

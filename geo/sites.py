@@ -254,6 +254,19 @@ def history_rows(conn: sa.Connection, site_id: int):
                         .order_by(site_history.c.effective_on, site_history.c.id)).all()
 
 
+def history_rows_by_site(conn: sa.Connection, site_ids, *, chunk: int = 2000) -> dict[int, list]:
+    """History rows of many sites, ``{site_id: rows}`` in :func:`history_rows`'s order (few queries)."""
+    ids = sorted({int(i) for i in site_ids})
+    out: dict[int, list] = {i: [] for i in ids}
+    for k in range(0, len(ids), chunk):
+        part = ids[k:k + chunk]
+        q = (sa.select(site_history).where(site_history.c.site_id.in_(part))
+             .order_by(site_history.c.site_id, site_history.c.effective_on, site_history.c.id))
+        for r in conn.execute(q):
+            out[r.site_id].append(r)
+    return out
+
+
 def update_site(conn: sa.Connection, site_id: int, changes: dict, *, effective_on: dt.date,
                 actor: str, source: str, expected_version: int | None = None,
                 placement: tuple | None = None) -> dict:
