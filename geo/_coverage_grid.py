@@ -58,7 +58,18 @@ MAX_ROWS = 1 << 22  #: row table of at most 32 MB (R of 1 m over 36 degrees of l
 MAX_RADIUS = 100_000.0  #: beyond 100 km the cells hold too many sites to scan; the KD-tree path is used
 
 
-@njit("UniTuple(float64, 3)(float64, float64, float64)", cache=True, nogil=True, inline="always")
+def _jit(signature, **options):
+    """``numba.njit`` with an on-disk cache, or compiled in memory when no cache directory is
+    writable (a read-only install run by a user without a home: a few seconds once per process)."""
+    def decorate(fn):
+        try:
+            return njit(signature, cache=True, nogil=True, **options)(fn)
+        except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+            return njit(signature, nogil=True, **options)(fn)
+    return decorate
+
+
+@_jit("UniTuple(float64, 3)(float64, float64, float64)", inline="always")
 def _xyz(lon, lat, lonc):
     sp = math.sin(math.radians(lat))
     cp = math.sqrt(1.0 - sp * sp)
@@ -68,14 +79,14 @@ def _xyz(lon, lat, lonc):
     return nn * cp * cl, nn * cp * sl, nn * (1.0 - E2) * sp
 
 
-@njit("void(float64[::1], float64[::1], float64, float64[:, ::1])", cache=True, nogil=True)
+@_jit("void(float64[::1], float64[::1], float64, float64[:, ::1])")
 def _sites_xyz(lon, lat, lonc, out):
     for i in range(lon.size):
         out[i, 0], out[i, 1], out[i, 2] = _xyz(lon[i], lat[i], lonc)
 
 
-@njit("void(float64[::1], float64[::1], float64, int64[::1], int64[::1], float64[:, ::1], float64, float64, "
-      "float64, float64, float64, float64, int8[::1], int64, int64)", cache=True, nogil=True)
+@_jit("void(float64[::1], float64[::1], float64, int64[::1], int64[::1], float64[:, ::1], float64, float64, "
+      "float64, float64, float64, float64, int8[::1], int64, int64)")
 def _status(lon, lat, lonc, row_start, s_col, sxyz, lat0, hlat, lon0, hlon, sure2, r2, out, start, stop):
     for i in range(start, stop):
         x, y, z = _xyz(lon[i], lat[i], lonc)
