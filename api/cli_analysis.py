@@ -63,17 +63,21 @@ def coverage(radius: Annotated[float, typer.Option(help="service radius in metre
              mode: Annotated[str, typer.Option(help="straight or walk")] = "straight",
              network: Annotated[Optional[Path], typer.Option(help="FILE.osm.pbf for --mode walk")] = None,
              by: Annotated[str, typer.Option(help="street or community")] = "street",
-             scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address (scale-out)")] = None,
+             scheduler: Annotated[Optional[str], typer.Option(
+                 help="Dask scheduler address: the workers read the demand from the database in chunks "
+                      "(a SpatiaLite file must be on a disk they share)")] = None,
              out_path: Annotated[Optional[Path], typer.Option("--out", help=".csv, .xlsx or .geojson")] = None,
              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Coverage of outdoor-worker demand: totals and per street/community, and gaps."""
     from geo.planning import coverage_summary
+    from geo.settings import get_settings
     try:
         with engine().connect() as conn, progress_bar("coverage") as cb:
             f = _site_filters(conn, kind, service, at)
             cb(0, 1)
             r = coverage_summary(conn, radius_m=_radius(radius), by=by, mode=mode,
-                                 network=str(network) if network else None, scheduler=scheduler, **f)
+                                 network=str(network) if network else None, scheduler=scheduler,
+                                 dask_threshold=get_settings().dask_threshold, **f)
             cb(1, 1)
     except YizhanError as e:
         fail(e)

@@ -4,18 +4,31 @@ Demand is partitioned by space (``spatial_shuffle`` along a Hilbert curve); the
 site arrays are sent once to each worker; every partition keeps only the sites
 that can reach its bounding box and runs the exact in-process computation, so the
 result equals :func:`~geo.coverage.covered_from_sites` bit for bit.
+
+Demand larger than memory stays in the database: :func:`area_totals_from_db_dask`
+splits the ``demand`` table into id ranges, each worker reads one range with its own
+connection, decides coverage and the area of its points and returns only per-area sums
+(:class:`geo._area_sums.AreaSums`, exact whatever the split), which are added in a tree.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
+import operator
+import socket
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
+from ._area_sums import AreaSums
 from .coverage import _arr, covered_from_sites
+from .errors import InputError
+from .models import demand
 
-__all__ = ["covered_from_sites_dask", "sites_near_bbox"]
+__all__ = ["area_totals_from_db_dask", "covered_from_sites_dask", "sites_near_bbox", "worker_url"]
 
 _M_DEG_LAT = 110574.0  # shortest metres per degree of latitude (meridional radius at the equator)
 _M_DEG_LON = 111319.49  # metres per degree of longitude on the equator (a * pi / 180)
@@ -145,3 +158,202 @@ def covered_from_sites_dask(
     covered = np.zeros(len(gdf), dtype=bool)
     covered[res[key].to_numpy()] = res["covered"].to_numpy()
     return covered
+
+
+# -- out of core: the workers read the demand from the database, chunk by chunk -----------
+
+
+def worker_url(url) -> str:
+    """The database URL as Dask workers must see it.
+
+    SQLite paths are made absolute (workers do not share this process's working
+    directory); an in-memory SQLite database, which no other process can read, is refused.
+
+    Parameters
+    ----------
+    url : str or sqlalchemy.engine.URL
+        ``sqlite:///FILE`` or ``postgresql+psycopg://…``.
+
+    Returns
+    -------
+    str
+        The URL with its password (workers must log in).
+
+    Raises
+    ------
+    geo.errors.InputError
+        For an in-memory SQLite database.
+    """
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() == "sqlite":
+        db = u.database or ""
+        if db in ("", ":memory:") or db.startswith("file::memory:") or u.query.get("mode") == "memory":
+            raise InputError("an in-memory SQLite database cannot be read by Dask workers: use a SpatiaLite "
+                             "file (sqlite:///FILE) on a disk the workers share, or PostGIS", field="scheduler")
+        if not db.startswith("file:"):
+            u = u.set(database=str(Path(db).expanduser().resolve()))
+    return u.render_as_string(hide_password=False)
+
+
+def _open(url) -> sa.Engine:
+    """An engine from the project's factory (SpatiaLite loaded); never creates a SQLite file."""
+    from .db import engine_from_url
+
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() == "sqlite" and not u.database.startswith("file:") and not Path(u.database).is_file():
+        raise FileNotFoundError(f"SpatiaLite file {u.database} not found on {socket.gethostname()}: "
+                                "Dask workers need it on a disk they share")
+    return engine_from_url(url, pool_size=1)
+
+
+def _id_span(url):
+    """``(min id, max id, rows)`` of the demand table."""
+    eng = _open(url)
+    try:
+        with eng.connect() as conn:
+            return tuple(conn.execute(sa.select(sa.func.min(demand.c.id), sa.func.max(demand.c.id),
+                                                sa.func.count()).select_from(demand)).one())
+    finally:
+        eng.dispose()
+
+
+def _id_ranges(lo, hi, rows, chunk_rows):
+    """Half-open id ranges over ``lo .. hi``, one per ``chunk_rows`` rows: as many rows each
+    when the ids are dense (as imports leave them), fewer where ids are missing."""
+    if not rows:
+        return []
+    k, span = -(-int(rows) // int(chunk_rows)), int(hi) - int(lo) + 1
+    edges = [int(lo) + span * i // k for i in range(k + 1)]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def _read_range(url, lo, hi, *, batch=100_000):
+    """``lon, lat, weight`` of the demand with ``lo <= id < hi``, through a raw DBAPI cursor."""
+    eng = _open(url)
+    try:
+        with eng.connect() as conn:
+            mark = "?" if eng.dialect.paramstyle == "qmark" else "%s"
+            cur = conn.connection.cursor()
+            try:
+                cur.execute(f"SELECT lon, lat, weight FROM {demand.name} WHERE id >= {mark} AND id < {mark}",
+                            (int(lo), int(hi)))
+                blocks = [np.array(rows, dtype="float64").reshape(-1, 3)
+                          for rows in iter(lambda: cur.fetchmany(batch), [])]
+            finally:
+                cur.close()
+    finally:
+        eng.dispose()
+    a = np.concatenate(blocks) if blocks else np.empty((0, 3))
+    return a[:, 0].copy(), a[:, 1].copy(), a[:, 2].copy()
+
+
+class _Shared:
+    """Sites and areas, sent once to each worker; the area index is built there, once."""
+
+    def __init__(self, sites, area_geoms):
+        self.sites, self.area_geoms, self._lookup = sites, list(area_geoms), None
+
+    def __getstate__(self):
+        return {"sites": self.sites, "area_geoms": self.area_geoms, "_lookup": None}
+
+    def area_index(self, lon, lat):
+        """Area position of each point (-1: none; a boundary point goes to the first area)."""
+        if self._lookup is None:
+            from types import SimpleNamespace
+
+            from .areas import AreaLookup
+            self._lookup = AreaLookup.from_rows([SimpleNamespace(id=i, code="", name="", level="area", parent_id=None,
+                                                                 geom=g) for i, g in enumerate(self.area_geoms)])
+        return self._lookup.locate(lon, lat, "area")
+
+
+def _chunk_sums(url, lo, hi, shared, radius_m):
+    """Per-area sums of one id range (runs on a worker)."""
+    lon, lat, weight = _read_range(url, lo, hi)
+    sites = shared.sites
+    covered = np.zeros(lon.size, dtype=bool)
+    if lon.size and sites.shape[0]:
+        near = sites_near_bbox(sites[:, 0], sites[:, 1], (lon.min(), lat.min(), lon.max(), lat.max()),
+                               radius_m=radius_m)
+        covered = covered_from_sites(lon, lat, sites[near, 0], sites[near, 1], radius_m=radius_m, workers=1)
+    return AreaSums.of(covered, weight, shared.area_index(lon, lat), len(shared.area_geoms))
+
+
+def _add(*parts):
+    return functools.reduce(operator.add, parts)
+
+
+def area_totals_from_db_dask(
+    db_url, *, site_lon, site_lat, radius_m, area_geoms=(), scheduler=None, chunk_rows=1_000_000, progress=False
+):
+    """Demand, covered demand and points per area, with the demand read by the workers.
+
+    The ``demand`` table is split into id ranges of about ``chunk_rows`` rows (one
+    ``min``/``max``/``count`` query here); each range is one task that opens its own
+    connection (:func:`geo.db.engine_from_url`), reads ``lon, lat, weight`` of its rows
+    into arrays, flags them with :func:`~geo.coverage.covered_from_sites` against the
+    sites that can reach its bounding box, finds their areas and returns sums only
+    (:class:`~geo._area_sums.AreaSums`); the sums are added in a tree.  A worker holds
+    one chunk at a time and this process none, and the numbers equal those of the
+    same computation in one process to the bit (the sums are exact, then rounded once).
+
+    Parameters
+    ----------
+    db_url : str or sqlalchemy.engine.URL
+        The database, as the workers can reach it (a SpatiaLite file on a disk they
+        share, or PostGIS); see :func:`worker_url`.
+    site_lon, site_lat : array_like
+        Sites (WGS-84), sent once to each worker.
+    radius_m : float
+        Service radius in geodesic metres.
+    area_geoms : sequence of shapely geometry, optional
+        WGS-84 polygons of the areas to sum by, sent once to each worker.  A point on
+        the boundary of several goes to the first of them (give them in id order to
+        match :meth:`geo.areas.AreaLookup.locate`).
+    scheduler : str or distributed.Client, optional
+        Address of a running scheduler (``tcp://host:8786``) or a client.  ``None``
+        starts ``LocalCluster(n_workers=2, threads_per_worker=1, processes=True)``.
+    chunk_rows : int, optional
+        Demand rows per task.
+    progress : bool, optional
+        Show a progress bar (``distributed.progress``).
+
+    Returns
+    -------
+    dict
+        ``areas``: :class:`pandas.DataFrame` with one row per area position and columns
+        ``demand``, ``demand_covered``, ``points``; ``outside`` (points in no area) and
+        ``totals``: dicts with the same keys; ``chunks``: the number of reading tasks.
+
+    Raises
+    ------
+    geo.errors.InputError
+        For an in-memory SQLite database, or a SpatiaLite file this process or a worker
+        cannot find.
+    """
+    if int(chunk_rows) < 1:
+        raise ValueError("chunk_rows must be at least 1")
+    url = worker_url(db_url)
+    area_geoms = list(area_geoms)
+    try:
+        ranges = _id_ranges(*_id_span(url), int(chunk_rows))
+    except FileNotFoundError as e:
+        raise InputError(str(e), field="scheduler") from None
+    if not ranges:
+        return AreaSums.of([], [], [], len(area_geoms)).result() | {"chunks": 0}
+    import dask
+    import distributed
+
+    shared = dask.delayed(_Shared(np.column_stack((_arr(site_lon), _arr(site_lat))), area_geoms), traverse=False)
+    parts = [dask.delayed(_chunk_sums)(url, a, b, shared, float(radius_m)) for a, b in ranges]
+    while len(parts) > 1:
+        parts = [dask.delayed(_add)(*parts[i:i + 8]) for i in range(0, len(parts), 8)]
+    with _client(scheduler) as client:
+        future = client.compute(parts[0])
+        if progress:
+            distributed.progress(future)
+        try:
+            sums = future.result()
+        except FileNotFoundError as e:  # a worker without the SpatiaLite file
+            raise InputError(str(e), field="scheduler") from None
+    return sums.result() | {"chunks": len(ranges)}

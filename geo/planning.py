@@ -14,6 +14,7 @@ import shapely
 import sqlalchemy as sa
 from geoalchemy2.shape import to_shape
 
+from geo._area_sums import AreaSums
 from geo.coverage import covered_from_sites
 from geo.coverage_areas import coverage_by_area, gaps_from_sites, hotspots_from_demand
 from geo.errors import InputError
@@ -21,8 +22,12 @@ from geo.hours import parse_hours
 from geo.models import areas, candidates, demand, sites
 
 MODES = ("straight", "walk")
-#: Beyond this many demand points coverage runs on Dask (a LocalCluster unless a scheduler is given).
+#: Beyond this many demand points coverage runs on Dask (a LocalCluster unless a scheduler is given);
+#: straight-line summaries then read the demand chunk by chunk on the workers. ``YIZHAN_DASK_THRESHOLD``
+#: sets it for the CLI and the service (:class:`geo.settings.Settings`).
 DASK_THRESHOLD = 20_000_000
+#: Demand rows each Dask task reads from the database.
+CHUNK_ROWS = 1_000_000
 
 
 @dataclass
@@ -63,9 +68,9 @@ def load_sites(conn: sa.Connection, *, kind: str | None = None, service: str | N
             np.array([r.lat for r in rows], dtype="float64"))
 
 
-def load_inputs(conn: sa.Connection, *, by: str = "street", **site_filters) -> Inputs:
-    sid, slon, slat = load_sites(conn, **site_filters)
-    d = conn.execute(sa.select(demand.c.lon, demand.c.lat, demand.c.weight).order_by(demand.c.id)).all()
+def load_areas(conn: sa.Connection, *, by: str = "street"):
+    """``(rows, district)``: ``(id, code, name, level, shapely geometry)`` of the ``by`` level in
+    id order, and the district's geometry (or the union of those areas; None without areas)."""
     rows = conn.execute(sa.select(areas.c.id, areas.c.code, areas.c.name, areas.c.level, areas.c.geom)
                         .order_by(areas.c.id)).all()
     shaped = [(r.id, r.code, r.name, r.level, to_shape(r.geom)) for r in rows]
@@ -73,9 +78,25 @@ def load_inputs(conn: sa.Connection, *, by: str = "street", **site_filters) -> I
     district = next((r[4] for r in shaped if r[3] == "district"), None)
     if district is None and by_rows:
         district = shapely.union_all([r[4] for r in by_rows])
-    return Inputs(sid, slon, slat, np.array([r.lon for r in d], dtype="float64"),
-                  np.array([r.lat for r in d], dtype="float64"),
-                  np.array([r.weight for r in d], dtype="float64"), by_rows, district)
+    return by_rows, district
+
+
+def load_demand(conn: sa.Connection):
+    """Every demand point in id order: ``lon, lat, weight`` arrays (all in memory)."""
+    d = conn.execute(sa.select(demand.c.lon, demand.c.lat, demand.c.weight).order_by(demand.c.id)).all()
+    return (np.array([r.lon for r in d], dtype="float64"), np.array([r.lat for r in d], dtype="float64"),
+            np.array([r.weight for r in d], dtype="float64"))
+
+
+def demand_count(conn: sa.Connection) -> int:
+    """Demand points stored (a count; nothing is loaded)."""
+    return int(conn.execute(sa.select(sa.func.count()).select_from(demand)).scalar_one())
+
+
+def load_inputs(conn: sa.Connection, *, by: str = "street", **site_filters) -> Inputs:
+    sid, slon, slat = load_sites(conn, **site_filters)
+    by_rows, district = load_areas(conn, by=by)
+    return Inputs(sid, slon, slat, *load_demand(conn), by_rows, district)
 
 
 @lru_cache(maxsize=4)
@@ -85,8 +106,12 @@ def _network(path: str, mtime: float):
 
 
 def covered_flags(inp: Inputs, *, radius_m: float, mode: str = "straight", network: str | None = None,
-                  max_snap_m: float = 100.0, scheduler: str | None = None):
-    """Coverage flags of the demand points (and routable flags in walk mode)."""
+                  max_snap_m: float = 100.0, scheduler: str | None = None, dask_threshold: int | None = None):
+    """Coverage flags of the demand points in memory (and routable flags in walk mode).
+
+    Straight-line flags are computed on Dask when ``scheduler`` is given or there are more
+    than ``dask_threshold`` points (default :data:`DASK_THRESHOLD`); the points are in
+    memory here all the same (:func:`coverage_summary` reads them chunk by chunk instead)."""
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}", field="mode")
     if mode == "walk":
@@ -100,7 +125,7 @@ def covered_flags(inp: Inputs, *, radius_m: float, mode: str = "straight", netwo
         cov, _, routable = walk_coverage_from_sites(net, inp.d_lon, inp.d_lat, inp.site_lon, inp.site_lat,
                                                     radius_m=radius_m, max_snap_m=max_snap_m)
         return cov, routable
-    if scheduler or inp.d_lon.size > DASK_THRESHOLD:
+    if scheduler or inp.d_lon.size > (DASK_THRESHOLD if dask_threshold is None else dask_threshold):
         import geopandas as gpd
 
         from geo._dask_coverage import covered_from_sites_dask
@@ -116,30 +141,70 @@ def _rate(covered: float, total: float):
     return None if total <= 0 else round(float(covered) / float(total), 6)
 
 
+def _out_of_core_url(conn: sa.Connection, *, scheduler, dask_threshold: int | None) -> str | None:
+    """The URL Dask workers read the demand from, or None to compute in this process."""
+    threshold = DASK_THRESHOLD if dask_threshold is None else int(dask_threshold)
+    if not scheduler and demand_count(conn) <= threshold:
+        return None
+    from geo._dask_coverage import worker_url
+    try:
+        return worker_url(conn.engine.url)
+    except InputError:
+        if scheduler:
+            raise
+        return None  # in-memory SQLite: this process holds the demand anyway
+
+
 def coverage_summary(conn: sa.Connection, *, radius_m: float, by: str = "street", mode: str = "straight",
-                     network: str | None = None, scheduler: str | None = None, **site_filters) -> dict:
-    """``{"radius_m", "mode", "totals", "areas": [...]}`` as the contract fixes it."""
+                     network: str | None = None, scheduler=None, dask_threshold: int | None = None,
+                     chunk_rows: int = CHUNK_ROWS, **site_filters) -> dict:
+    """``{"radius_m", "mode", "totals", "areas": [...]}`` as the contract fixes it.
+
+    Straight-line coverage runs out of core on Dask when ``scheduler`` (an address or a
+    ``distributed.Client``) is given or more than ``dask_threshold`` demand points are
+    stored (default :data:`DASK_THRESHOLD`): the workers read the demand in id ranges of
+    ``chunk_rows`` rows and return per-area sums
+    (:func:`geo._dask_coverage.area_totals_from_db_dask`); this process loads only the
+    sites and the areas. The numbers are the same as in process (sums are exact, rounded
+    once). Walking coverage always runs in this process.
+    """
     if by not in ("street", "community"):
         raise InputError("by must be street or community", field="by")
-    inp = load_inputs(conn, by=by, **site_filters)
-    cov, routable = covered_flags(inp, radius_m=radius_m, mode=mode, network=network, scheduler=scheduler)
-    from geo.areas import AreaLookup
-    lookup = AreaLookup.from_rows([type("R", (), dict(id=a[0], code=a[1], name=a[2], level=a[3], parent_id=None,
-                                                       geom=a[4])) for a in inp.area_rows])
-    ids = lookup.locate(inp.d_lon, inp.d_lat, by)
-    pos = {a[0]: i for i, a in enumerate(inp.area_rows)}
-    area_index = np.array([pos.get(int(i), -1) for i in ids], dtype="int64")
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {', '.join(MODES)}", field="mode")
+    site_id, site_lon, site_lat = load_sites(conn, **site_filters)
+    area_rows, district = load_areas(conn, by=by)
+    url = _out_of_core_url(conn, scheduler=scheduler, dask_threshold=dask_threshold) if mode == "straight" else None
+    routable = None
+    if url:
+        from geo._dask_coverage import area_totals_from_db_dask
+        sums = area_totals_from_db_dask(url, site_lon=site_lon, site_lat=site_lat, radius_m=radius_m,
+                                        area_geoms=[a[4] for a in area_rows], scheduler=scheduler,
+                                        chunk_rows=chunk_rows)
+    else:
+        inp = Inputs(site_id, site_lon, site_lat, *load_demand(conn), area_rows, district)
+        cov, routable = covered_flags(inp, radius_m=radius_m, mode=mode, network=network, scheduler=scheduler,
+                                      dask_threshold=dask_threshold)
+        from geo.areas import AreaLookup
+        lookup = AreaLookup.from_rows([type("R", (), dict(id=a[0], code=a[1], name=a[2], level=a[3], parent_id=None,
+                                                           geom=a[4])) for a in area_rows])
+        ids = lookup.locate(inp.d_lon, inp.d_lat, by)
+        pos = {a[0]: i for i, a in enumerate(area_rows)}
+        area_index = np.array([pos.get(int(i), -1) for i in ids], dtype="int64")
+        sums = AreaSums.of(cov, inp.d_weight, area_index, len(area_rows)).result()
     straight = mode == "straight"
-    df = coverage_by_area(cov, inp.d_weight, area_index, len(inp.area_rows),
-                          areas=[a[4] for a in inp.area_rows] if straight else None,
-                          site_lon=inp.site_lon, site_lat=inp.site_lat, radius_m=radius_m)
+    n = len(area_rows)
+    df = coverage_by_area(np.zeros(0, dtype=bool), None, np.zeros(0, dtype="int64"), n,
+                          areas=[a[4] for a in area_rows] if straight else None,
+                          site_lon=site_lon, site_lat=site_lat, radius_m=radius_m)
+    df["demand"], df["demand_covered"] = sums["areas"]["demand"], sums["areas"]["demand_covered"]
     if not straight:
-        pts = shapely.points(inp.site_lon, inp.site_lat)
-        df["sites"] = [int(shapely.contains(a[4], pts).sum()) for a in inp.area_rows]
-        df["area_km2"] = [_km2(a[4]) for a in inp.area_rows]
+        pts = shapely.points(site_lon, site_lat)
+        df["sites"] = [int(shapely.contains(a[4], pts).sum()) for a in area_rows]
+        df["area_km2"] = [_km2(a[4]) for a in area_rows]
         df["area_covered_km2"] = None
     rows = []
-    for i, a in enumerate(inp.area_rows):
+    for i, a in enumerate(area_rows):
         r = df.iloc[i]
         rows.append({"area_id": a[0], "code": a[1], "name": a[2], "level": by, "sites": int(r["sites"]),
                      "demand": float(r["demand"]), "demand_covered": float(r["demand_covered"]),
@@ -147,15 +212,15 @@ def coverage_summary(conn: sa.Connection, *, radius_m: float, by: str = "street"
                      "area_km2": round(float(r["area_km2"]), 4),
                      "area_covered_km2": None if r["area_covered_km2"] is None or pd.isna(r["area_covered_km2"])
                      else round(float(r["area_covered_km2"]), 4)})
-    total_d, total_c = float(inp.d_weight.sum()), float(inp.d_weight[cov].sum())
-    totals = {"sites": int(inp.site_id.size), "demand": total_d, "demand_covered": total_c,
+    total_d, total_c = sums["totals"]["demand"], sums["totals"]["demand_covered"]
+    totals = {"sites": int(site_id.size), "demand": total_d, "demand_covered": total_c,
               "coverage_rate": _rate(total_c, total_d),
-              "area_km2": round(_km2(inp.district), 4) if inp.district is not None else None,
+              "area_km2": round(_km2(district), 4) if district is not None else None,
               "area_covered_km2": None}
-    if straight and inp.district is not None:
+    if straight and district is not None:
         from geo.coverage_areas import area_coverage_from_sites
         totals["area_covered_km2"] = round(area_coverage_from_sites(
-            inp.district, inp.site_lon, inp.site_lat, radius_m=radius_m)[1], 4)
+            district, site_lon, site_lat, radius_m=radius_m)[1], 4)
     if mode == "walk":
         totals["demand_non_routable"] = float(inp.d_weight[~routable].sum())
         totals["points_non_routable"] = int((~routable).sum())

@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     default_radius_m: float = 1000.0
     duplicate_distance_m: float = 20.0
     max_import_mb: float = 100.0
+    #: demand points beyond which straight-line coverage runs on Dask, reading the demand
+    #: chunk by chunk on the workers (``geo.planning.DASK_THRESHOLD``)
+    dask_threshold: int = 20_000_000
 
 
 def get_settings(**overrides) -> Settings:

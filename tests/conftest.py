@@ -241,3 +241,14 @@ def chromium():
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="module")
+def local_client():
+    """A real Dask LocalCluster (2 worker processes, 1 thread each) and its client."""
+    import distributed
+
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster, distributed.Client(cluster) as client:
+        yield client

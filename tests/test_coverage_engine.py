@@ -342,15 +342,6 @@ def test_hotspots_rank_and_sum():
     assert poly.buffer(1e-6).contains(shapely.Point(dx[i], dy[i]))
 
 
-@pytest.fixture(scope="module")
-def local_client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
-        yield client
-
-
 def test_dask_equals_in_process(local_client):
     from geo._dask_coverage import covered_from_sites_dask
 

@@ -34,13 +34,14 @@ def _filters(conn, kind, service, at) -> dict:
 
 
 @router.get("/api/coverage")
-def coverage(conn: ConnDep, radius: Radius = 1000.0, kind: str | None = None, service: str | None = None,
+def coverage(conn: ConnDep, settings: SettingsDep, radius: Radius = 1000.0, kind: str | None = None,
+             service: str | None = None,
              at: Annotated[str | None, Query(description="only sites open at this time (ISO or now)")] = None,
              mode: Literal["straight", "walk"] = "straight", by: Literal["street", "community"] = "street",
              network: Annotated[str | None, Query(description="server-side .osm.pbf path for mode=walk")] = None):
     """Demand covered within ``radius``: totals and one row per street or community."""
     return JSON(coverage_summary(conn, radius_m=radius, by=by, mode=mode, network=network,
-                                 **_filters(conn, kind, service, at)))
+                                 dask_threshold=settings.dask_threshold, **_filters(conn, kind, service, at)))
 
 
 @router.get("/api/coverage/gaps", response_class=GeoJSON)

@@ -1,0 +1,145 @@
+"""Out-of-core coverage on a real LocalCluster, on both backends: the workers read the demand
+from the database in id ranges and send back per-area sums; the summary equals the in-process
+one to the bit, and this process never loads the demand."""
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+import shapely
+import sqlalchemy as sa
+
+from geo import planning
+from geo._dask_coverage import area_totals_from_db_dask
+from geo.areas import AreaLookup
+from geo.coverage import covered_from_sites
+from geo.db import engine_from_url, upgrade
+from geo.errors import InputError
+from geo.import_areas import import_areas
+from geo.import_points import import_demand
+from geo.imports import import_sites
+from geo.models import demand
+from geo.planning import coverage_summary
+
+
+def _refuse_demand(*_a, **_k):
+    raise AssertionError("demand loaded in the driver process")
+
+
+def _load(engine, data_dir, tmp_path):
+    """Demo streets, communities and sites; the demo demand (whole weights) plus fractional
+    weights, points outside every street, points on street boundaries; holes in the ids."""
+    import_areas(engine, data_dir / "district.geojson", level="district")
+    import_areas(engine, data_dir / "streets.geojson", level="street")
+    import_areas(engine, data_dir / "communities.geojson", level="community")
+    import_sites(engine, data_dir / "love_stations.csv", kind="love_station")
+    import_sites(engine, data_dir / "worker_homes.csv", kind="worker_home")
+    import_demand(engine, data_dir / "demand.csv")
+    with engine.connect() as conn:
+        streets, district = planning.load_areas(conn, by="street")
+    geoms = [a[4] for a in streets]
+    x0, y0, x1, y1 = district.bounds
+    rng = np.random.default_rng(11)
+    n = 1500
+    lon = rng.uniform(x0 - 0.01, x1 + 0.01, n)
+    lat = rng.uniform(y0 - 0.01, y1 + 0.01, n)
+    w = rng.uniform(0.05, 12.0, n) * rng.choice([1e-3, 1.0, 1e3], n)
+    shared = [xy for g in geoms for xy in shapely.get_coordinates(g).tolist()
+              if sum(shapely.intersects(h, shapely.Point(xy)) for h in geoms) >= 2]
+    assert len(shared) >= 10
+    pts = [(*xy, 0.1) for xy in shared[:40]] + list(zip(lon.tolist(), lat.tolist(), w.tolist()))
+    path = tmp_path / "more_demand.csv"
+    path.write_text("lon,lat,weight\n" + "".join(f"{a!r},{b!r},{c!r}\n" for a, b, c in pts), encoding="utf-8")
+    import_demand(engine, path)
+    with engine.begin() as conn:
+        conn.execute(demand.delete().where(demand.c.id % 7 == 3))
+
+
+@pytest.fixture
+def district(engine, data_dir, tmp_path):
+    _load(engine, data_dir, tmp_path)
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(demand)).scalar_one()
+
+
+@pytest.mark.parametrize(("by", "filters"), [("street", {}), ("community", {"service": "charging"})])
+def test_out_of_core_equals_in_process(engine, district, local_client, monkeypatch, by, filters):
+    with engine.connect() as conn:
+        expect = coverage_summary(conn, radius_m=1000, by=by, **filters)
+    monkeypatch.setattr(planning, "load_demand", _refuse_demand)
+    with engine.connect() as conn:
+        got = coverage_summary(conn, radius_m=1000, by=by, scheduler=local_client, chunk_rows=500, **filters)
+    assert got == expect  # every area's demand, demand_covered, coverage_rate, km²; the totals
+    t = expect["totals"]
+    assert t["sites"] > 0 and 0 < t["coverage_rate"] < 1
+    assert sum(a["demand"] for a in expect["areas"]) < t["demand"]  # some demand lies outside every area
+    assert sum(0 < (a["coverage_rate"] or 0) < 1 for a in expect["areas"]) >= 3
+
+
+def test_chunk_sums_are_exact(engine, db_url, district, local_client):
+    """Several chunks; totals and per-street sums equal the correctly rounded sums (math.fsum)."""
+    with engine.connect() as conn:
+        _, slon, slat = planning.load_sites(conn)
+        streets, _ = planning.load_areas(conn, by="street")
+        dlon, dlat, w = planning.load_demand(conn)
+        ids = conn.execute(sa.select(demand.c.id)).scalars().all()
+    assert district == w.size and max(ids) - min(ids) + 1 > w.size  # the ids have holes
+    r = area_totals_from_db_dask(db_url, site_lon=slon, site_lat=slat, radius_m=1000,
+                                 area_geoms=[a[4] for a in streets], scheduler=local_client, chunk_rows=700)
+    assert r["chunks"] == math.ceil(w.size / 700) >= 5
+    cov = covered_from_sites(dlon, dlat, slon, slat, radius_m=1000)
+    assert r["totals"] == {"demand": math.fsum(w), "demand_covered": math.fsum(w[cov]), "points": w.size}
+    lookup = AreaLookup.from_rows([type("R", (), dict(id=a[0], code=a[1], name=a[2], level="street",
+                                                       parent_id=None, geom=a[4])) for a in streets])
+    where = lookup.locate(dlon, dlat, "street")
+    assert r["outside"]["points"] == int((where < 0).sum()) > 0
+    for i, a in enumerate(streets):
+        m = where == a[0]
+        assert r["areas"].loc[i].tolist() == [math.fsum(w[m]), math.fsum(w[m & cov]), int(m.sum())]
+
+
+def test_threshold_switches_to_out_of_core(engine, district, monkeypatch):
+    """Above ``dask_threshold`` a LocalCluster is started and the demand is read by its workers."""
+    with engine.connect() as conn:
+        expect = coverage_summary(conn, radius_m=600, by="street")
+    monkeypatch.setattr(planning, "load_demand", _refuse_demand)
+    with engine.connect() as conn:
+        assert coverage_summary(conn, radius_m=600, by="street", dask_threshold=district - 1,
+                                chunk_rows=1000) == expect
+        with pytest.raises(AssertionError, match="driver process"):  # at the threshold: in process
+            coverage_summary(conn, radius_m=600, by="street", dask_threshold=district)
+
+
+def test_relative_spatialite_path(spatialite_template, data_dir, tmp_path, monkeypatch, local_client):
+    """Workers do not share this process's working directory: the file's path is made absolute."""
+    shutil.copy(spatialite_template, tmp_path / "rel.db")
+    monkeypatch.chdir(tmp_path)
+    eng = engine_from_url("sqlite:///rel.db")
+    try:
+        import_areas(eng, data_dir / "streets.geojson", level="street")
+        import_sites(eng, data_dir / "love_stations.csv", kind="love_station")
+        import_demand(eng, data_dir / "demand.csv")
+        with eng.connect() as conn:
+            expect = coverage_summary(conn, radius_m=1000)
+            got = coverage_summary(conn, radius_m=1000, scheduler=local_client, chunk_rows=1000)
+        assert got == expect and expect["totals"]["demand"] > 0
+    finally:
+        eng.dispose()
+    with pytest.raises(InputError, match="not found"):
+        area_totals_from_db_dask(f"sqlite:///{tmp_path / 'missing.db'}", site_lon=[], site_lat=[], radius_m=1000)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_in_memory_sqlite_is_refused(local_client):
+    eng = engine_from_url("sqlite://")
+    try:
+        upgrade(eng)
+        with eng.connect() as conn, pytest.raises(InputError, match="in-memory SQLite database cannot be read"):
+            coverage_summary(conn, radius_m=1000, scheduler=local_client)
+    finally:
+        eng.dispose()
+    for url in ("sqlite:///:memory:", "sqlite:///file:m1?mode=memory&cache=shared&uri=true"):
+        with pytest.raises(InputError, match="in-memory"):
+            area_totals_from_db_dask(url, site_lon=[], site_lat=[], radius_m=1000, scheduler=local_client)
