@@ -227,24 +227,16 @@ def _id_ranges(lo, hi, rows, chunk_rows):
     return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
-def _read_range(url, lo, hi, *, batch=100_000):
-    """``lon, lat, weight`` of the demand with ``lo <= id < hi``, through a raw DBAPI cursor."""
+def _read_range(url, lo, hi):
+    """``lon, lat, weight`` of the demand with ``lo <= id < hi`` (its own connection)."""
+    from .planning import demand_arrays
+
     eng = _open(url)
     try:
         with eng.connect() as conn:
-            mark = "?" if eng.dialect.paramstyle == "qmark" else "%s"
-            cur = conn.connection.cursor()
-            try:
-                cur.execute(f"SELECT lon, lat, weight FROM {demand.name} WHERE id >= {mark} AND id < {mark}",
-                            (int(lo), int(hi)))
-                blocks = [np.array(rows, dtype="float64").reshape(-1, 3)
-                          for rows in iter(lambda: cur.fetchmany(batch), [])]
-            finally:
-                cur.close()
+            return demand_arrays(conn, id_range=(lo, hi))
     finally:
         eng.dispose()
-    a = np.concatenate(blocks) if blocks else np.empty((0, 3))
-    return a[:, 0].copy(), a[:, 1].copy(), a[:, 2].copy()
 
 
 class _Shared:

