@@ -77,7 +77,7 @@ def coverage(radius: Annotated[float, typer.Option(help="service radius in metre
             cb(0, 1)
             r = coverage_summary(conn, radius_m=_radius(radius), by=by, mode=mode,
                                  network=str(network) if network else None, scheduler=scheduler,
-                                 dask_threshold=get_settings().dask_threshold, **f)
+                                 dask_threshold=get_settings().dask_threshold, progress=cb, **f)
             cb(1, 1)
     except YizhanError as e:
         fail(e)

@@ -8,14 +8,12 @@ result equals :func:`~geo.coverage.covered_from_sites` bit for bit.
 Demand larger than memory stays in the database: :func:`area_totals_from_db_dask`
 splits the ``demand`` table into id ranges, each worker reads one range with its own
 connection, decides coverage and the area of its points and returns only per-area sums
-(:class:`geo._area_sums.AreaSums`, exact whatever the split), which are added in a tree.
+(:class:`geo._area_sums.AreaSums`, exact whatever the split), added up as they arrive.
 """
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
-import operator
 import socket
 from pathlib import Path
 
@@ -271,10 +269,6 @@ def _chunk_sums(url, lo, hi, shared, radius_m):
     return AreaSums.of(covered, weight, shared.area_index(lon, lat), len(shared.area_geoms))
 
 
-def _add(*parts):
-    return functools.reduce(operator.add, parts)
-
-
 def area_totals_from_db_dask(
     db_url, *, site_lon, site_lat, radius_m, area_geoms=(), scheduler=None, chunk_rows=1_000_000, progress=False
 ):
@@ -285,7 +279,7 @@ def area_totals_from_db_dask(
     connection (:func:`geo.db.engine_from_url`), reads ``lon, lat, weight`` of its rows
     into arrays, flags them with :func:`~geo.coverage.covered_from_sites` against the
     sites that can reach its bounding box, finds their areas and returns sums only
-    (:class:`~geo._area_sums.AreaSums`); the sums are added in a tree.  A worker holds
+    (:class:`~geo._area_sums.AreaSums`); this process adds them as they arrive.  A worker holds
     one chunk at a time and this process none, and the numbers equal those of the
     same computation in one process to the bit (the sums are exact, then rounded once).
 
@@ -307,8 +301,9 @@ def area_totals_from_db_dask(
         starts ``LocalCluster(n_workers=2, threads_per_worker=1, processes=True)``.
     chunk_rows : int, optional
         Demand rows per task.
-    progress : bool, optional
-        Show a progress bar (``distributed.progress``).
+    progress : bool or callable, optional
+        ``True``: Dask's progress bar (``distributed.progress``); a callable is called
+        with ``(chunks done, chunks)`` as each chunk's sums arrive.
 
     Returns
     -------
@@ -338,14 +333,17 @@ def area_totals_from_db_dask(
 
     shared = dask.delayed(_Shared(np.column_stack((_arr(site_lon), _arr(site_lat))), area_geoms), traverse=False)
     parts = [dask.delayed(_chunk_sums)(url, a, b, shared, float(radius_m)) for a, b in ranges]
-    while len(parts) > 1:
-        parts = [dask.delayed(_add)(*parts[i:i + 8]) for i in range(0, len(parts), 8)]
+    sums = None
     with _client(scheduler) as client:
-        future = client.compute(parts[0])
-        if progress:
-            distributed.progress(future)
+        futures = client.compute(parts)  # one small AreaSums per chunk, added here as each arrives
+        if progress is True:
+            distributed.progress(futures)
         try:
-            sums = future.result()
+            for done, future in enumerate(distributed.as_completed(futures), 1):
+                part = future.result()
+                sums = part if sums is None else sums + part
+                if callable(progress):
+                    progress(done, len(futures))
         except FileNotFoundError as e:  # a worker without the SpatiaLite file
             raise InputError(str(e), field="scheduler") from None
     return sums.result() | {"chunks": len(ranges)}

@@ -175,7 +175,7 @@ def _out_of_core_url(conn: sa.Connection, *, scheduler, dask_threshold: int | No
 
 def coverage_summary(conn: sa.Connection, *, radius_m: float, by: str = "street", mode: str = "straight",
                      network: str | None = None, scheduler=None, dask_threshold: int | None = None,
-                     chunk_rows: int = CHUNK_ROWS, **site_filters) -> dict:
+                     chunk_rows: int = CHUNK_ROWS, progress=None, **site_filters) -> dict:
     """``{"radius_m", "mode", "totals", "areas": [...]}`` as the contract fixes it.
 
     Straight-line coverage runs out of core on Dask when ``scheduler`` (an address or a
@@ -183,8 +183,9 @@ def coverage_summary(conn: sa.Connection, *, radius_m: float, by: str = "street"
     stored (default :data:`DASK_THRESHOLD`): the workers read the demand in id ranges of
     ``chunk_rows`` rows and return per-area sums
     (:func:`geo._dask_coverage.area_totals_from_db_dask`); this process loads only the
-    sites and the areas. The numbers are the same as in process (sums are exact, rounded
-    once). Walking coverage always runs in this process.
+    sites and the areas, and calls ``progress(chunks done, chunks)`` if given. The numbers
+    are the same as in process (sums are exact, rounded once). Walking coverage always runs
+    in this process.
     """
     if by not in ("street", "community"):
         raise InputError("by must be street or community", field="by")
@@ -198,7 +199,7 @@ def coverage_summary(conn: sa.Connection, *, radius_m: float, by: str = "street"
         from geo._dask_coverage import area_totals_from_db_dask
         sums = area_totals_from_db_dask(url, site_lon=site_lon, site_lat=site_lat, radius_m=radius_m,
                                         area_geoms=[a[4] for a in area_rows], scheduler=scheduler,
-                                        chunk_rows=chunk_rows)
+                                        chunk_rows=chunk_rows, progress=progress)
     else:
         inp = Inputs(site_id, site_lon, site_lat, *load_demand(conn), area_rows, district)
         cov, routable = covered_flags(inp, radius_m=radius_m, mode=mode, network=network, scheduler=scheduler,

@@ -3,8 +3,14 @@ from the database in id ranges and send back per-area sums; the summary equals t
 one to the bit, and this process never loads the demand."""
 from __future__ import annotations
 
+import json
 import math
+import os
 import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,9 +92,12 @@ def test_chunk_sums_are_exact(engine, db_url, district, local_client):
         dlon, dlat, w = planning.load_demand(conn)
         ids = conn.execute(sa.select(demand.c.id)).scalars().all()
     assert district == w.size and max(ids) - min(ids) + 1 > w.size  # the ids have holes
+    calls = []
     r = area_totals_from_db_dask(db_url, site_lon=slon, site_lat=slat, radius_m=1000,
-                                 area_geoms=[a[4] for a in streets], scheduler=local_client, chunk_rows=700)
+                                 area_geoms=[a[4] for a in streets], scheduler=local_client, chunk_rows=700,
+                                 progress=lambda done, total: calls.append((done, total)))
     assert r["chunks"] == math.ceil(w.size / 700) >= 5
+    assert calls == [(k, r["chunks"]) for k in range(1, r["chunks"] + 1)]  # one progress call per chunk
     cov = covered_from_sites(dlon, dlat, slon, slat, radius_m=1000)
     assert r["totals"] == {"demand": math.fsum(w), "demand_covered": math.fsum(w[cov]), "points": w.size}
     lookup = AreaLookup.from_rows([type("R", (), dict(id=a[0], code=a[1], name=a[2], level="street",
@@ -143,3 +152,55 @@ def test_in_memory_sqlite_is_refused(local_client):
     for url in ("sqlite:///:memory:", "sqlite:///file:m1?mode=memory&cache=shared&uri=true"):
         with pytest.raises(InputError, match="in-memory"):
             area_totals_from_db_dask(url, site_lon=[], site_lat=[], radius_m=1000, scheduler=local_client)
+
+
+@pytest.fixture
+def dask_cluster_address(tmp_path):
+    """A real scheduler and worker started with Dask's own command line, as an operator would."""
+    dask_cli = str(Path(sys.executable).with_name("dask"))
+    info = tmp_path / "scheduler.json"
+    common = ["--no-dashboard"]
+    procs = [subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--scheduler-file", str(info), *common],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(300):
+            if info.exists() and info.stat().st_size:
+                break
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        procs.append(subprocess.Popen([dask_cli, "worker", "--scheduler-file", str(info), "--nworkers", "2",
+                                       "--nthreads", "1", "--memory-limit", "2GiB", *common],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        yield address
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_cli_coverage_on_a_running_dask_cluster(db_url, district, dask_cluster_address):
+    """`yizhan coverage --scheduler tcp://…` in a subprocess, against a scheduler and workers started
+    by `dask scheduler` / `dask worker`: the same JSON as the in-process command."""
+    env = dict(os.environ, YIZHAN_DATABASE_URL=db_url, COLUMNS="200")
+    yizhan = str(Path(sys.executable).with_name("yizhan"))
+
+    def coverage(*extra):
+        r = subprocess.run([yizhan, "coverage", "--radius", "800", "--by", "community", "--json", *extra],
+                           capture_output=True, text=True, env=env, timeout=600)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    expect = coverage()
+    got = coverage("--scheduler", dask_cluster_address)
+    assert got == expect and expect["totals"]["demand_covered"] > 0
+    import distributed
+
+    with distributed.Client(dask_cluster_address, timeout=30) as client:  # the chunks ran there
+        ran = client.run_on_scheduler(lambda dask_scheduler: sorted(
+            {str(t[0]) for t in dask_scheduler.transition_log if str(t[0]).startswith("_chunk_sums")}))
+    assert ran
