@@ -86,8 +86,10 @@ def fail(e: YizhanError) -> None:
 
 
 def show_report(report) -> None:
-    for w in report.warnings:
+    for w in report.warnings[:200]:
         err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    if len(report.warnings) > 200:
+        err.print(f"[yellow]warning:[/yellow] … and {len(report.warnings) - 200} more", highlight=False)
     out.print(report.summary(), highlight=False)
 
 

@@ -106,3 +106,18 @@ def test_report_annual_cli_and_api_agree(db_url, engine, tmp_path, server_factor
         assert x.status_code == 200 and x.content[:2] == b"PK"
         assert c.get("/api/reports/annual", params={"year": 2021, "as_of": "2021-13-01"}).status_code == 422
         assert c.get("/api/reports/annual", params={"year": 1800}).status_code == 422
+
+
+def test_many_warnings_are_capped_not_flooded(db_url, tmp_path):
+    """300 near-duplicate pairs: 200 warning lines, then one line with the rest; all counted."""
+    rows = ["code,name,lon,lat"]
+    for k in range(300):
+        lon, lat = 112.50 + 0.001 * k, 37.85
+        rows += [f"A{k},爱心驿站{k}号,{lon:.6f},{lat:.6f}", f"B{k},爱心驿站{k}号站,{lon + 0.00005:.6f},{lat:.6f}"]
+    path = tmp_path / "dups.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    r = run(db_url, "import", "sites", path, "--kind", "love_station")
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.startswith("warning:")]
+    assert len(lines) == 201 and lines[-1] == "warning: … and 100 more"
+    assert "600 new" in r.stdout and "300 warning(s)" in r.stdout
