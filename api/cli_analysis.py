@@ -66,24 +66,43 @@ def coverage(radius: Annotated[float, typer.Option(help="service radius in metre
              scheduler: Annotated[Optional[str], typer.Option(
                  help="Dask scheduler address: the workers read the demand from the database in chunks "
                       "(a SpatiaLite file must be on a disk they share)")] = None,
-             out_path: Annotated[Optional[Path], typer.Option("--out", help=".csv, .xlsx or .geojson")] = None,
+             out_path: Annotated[Optional[Path], typer.Option(
+                 "--out", help=".csv, .xlsx, or .geojson (the areas' polygons with their figures)")] = None,
+             gaps_out: Annotated[Optional[Path], typer.Option(
+                 "--gaps-out", help=".geojson of every uncovered polygon and hotspot, ranked")] = None,
+             top: Annotated[int, typer.Option(min=0, max=100, help="gaps and hotspots listed on screen")] = 5,
              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Coverage of outdoor-worker demand: totals and per street/community, and gaps."""
-    from geo.planning import coverage_summary
+    from geo.planning import coverage_gaps, coverage_summary, demand_count, load_areas
     from geo.settings import get_settings
+    threshold = get_settings().dask_threshold
+    gaps = None
     try:
         with engine().connect() as conn, progress_bar("coverage") as cb:
             f = _site_filters(conn, kind, service, at)
             cb(0, 1)
             r = coverage_summary(conn, radius_m=_radius(radius), by=by, mode=mode,
                                  network=str(network) if network else None, scheduler=scheduler,
-                                 dask_threshold=get_settings().dask_threshold, progress=cb, **f)
+                                 dask_threshold=threshold, progress=cb, **f)
             cb(1, 1)
+            # gaps are straight-line polygons and need the demand in this process: on screen only
+            # for runs that hold it anyway; --gaps-out asks for them explicitly
+            if gaps_out or (top and not as_json and mode == "straight" and not scheduler
+                            and demand_count(conn) <= threshold):
+                gaps = coverage_gaps(conn, radius_m=r["radius_m"], **f)
+            areas = load_areas(conn, by=by)[0] if out_path and out_path.suffix.lower() == ".geojson" else None
     except YizhanError as e:
         fail(e)
     if out_path:
-        _write_table(r["areas"] + [dict(r["totals"], name="合计 total", level="district")], out_path)
+        if areas is not None:
+            _write_geojson(_coverage_collection(r, areas), out_path)
+        else:
+            _write_table(r["areas"] + [dict(r["totals"], name="合计 total", level="district")], out_path)
         err.print(f"wrote {out_path}")
+    if gaps_out:
+        from api.geojson import gaps_collection
+        _write_geojson(gaps_collection(*gaps, radius_m=r["radius_m"]), gaps_out)
+        err.print(f"wrote {gaps_out}")
     if as_json:
         import orjson
         print(orjson.dumps(r, option=orjson.OPT_INDENT_2).decode())
@@ -100,6 +119,45 @@ def coverage(radius: Annotated[float, typer.Option(help="service radius in metre
     if r["totals"].get("points_non_routable"):
         err.print(f"{r['totals']['points_non_routable']} demand points are farther than the snap "
                   "distance from any street: reported as not routable, not covered")
+    if gaps is not None and top:
+        _print_gaps(*gaps, radius_m=r["radius_m"], top=top)
+
+
+def _coverage_collection(r: dict, areas: list) -> dict:
+    """The coverage summary as GeoJSON: one polygon feature per area, the totals as a member."""
+    import shapely
+
+    from api.geojson import collection, feature
+    geom = {a[0]: shapely.geometry.mapping(a[4]) for a in areas}
+    return collection([feature(geom.get(a["area_id"]), a) for a in r["areas"]],
+                      **{k: v for k, v in r.items() if k != "areas"})
+
+
+def _write_geojson(fc: dict, path: Path) -> None:
+    import orjson
+    path.write_bytes(orjson.dumps(fc, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+
+
+def _print_gaps(gaps, hotspots, *, radius_m: float, top: int) -> None:
+    """The largest uncovered polygons and the densest uncovered hotspots, a few lines each."""
+    from rich.table import Table
+    if gaps is not None and len(gaps):
+        t = Table("rank", "km²", "uncovered workers", "inside at (lon, lat)",
+                  title=f"{len(gaps)} uncovered areas beyond {radius_m:g} m, {gaps['area_km2'].sum():.2f} km²",
+                  caption="all gaps and hotspots: --gaps-out FILE.geojson")
+        for rec in gaps.head(top).itertuples():
+            p = rec.geometry.representative_point()
+            t.add_row(str(rec.rank), f"{rec.area_km2:.2f}", f"{rec.demand_uncovered:.0f}", f"{p.x:.5f}, {p.y:.5f}")
+        out.print(t)
+    if hotspots is not None and len(hotspots):
+        t = Table("rank", "H3 cell", "uncovered workers", "points", "centre (lon, lat)",
+                  title=f"{len(hotspots)} hotspots of uncovered workers (H3 cells)")
+        for rec in hotspots.head(top).itertuples():
+            c = rec.geometry.centroid
+            t.add_row(str(rec.rank), rec.h3, f"{rec.demand_uncovered:.0f}", str(rec.points), f"{c.x:.5f}, {c.y:.5f}")
+        out.print(t)
+    elif hotspots is not None:
+        out.print("every demand point is covered: no hotspots")
 
 
 def _radius(radius: float) -> float:
@@ -126,7 +184,7 @@ def _write_table(rows: list[dict], path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         df.to_excel(path, index=False)
-    elif suffix in (".geojson", ".json"):
+    elif suffix == ".json":
         import orjson
         path.write_bytes(orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     else:

@@ -41,3 +41,21 @@ def feature(geometry: dict | None, properties: dict, fid=None) -> dict:
 
 def collection(features: list[dict], **extra) -> dict:
     return {"type": "FeatureCollection", "features": features, **extra}
+
+
+def gaps_collection(gaps, hotspots, *, type: str = "all", limit: int | None = None, **extra) -> dict:
+    """Uncovered polygons (``type`` "area") and H3 hotspots ("hotspot") as one FeatureCollection,
+    ranked by ``demand_uncovered``; ``gaps`` / ``hotspots`` are :func:`geo.planning.coverage_gaps`'s
+    GeoDataFrames (either may be None), ``type`` "all", "areas" or "hotspots"."""
+    import json
+
+    feats = []
+    for kind, gdf in (("area", gaps if type in ("all", "areas") else None),
+                      ("hotspot", hotspots if type in ("all", "hotspots") else None)):
+        if gdf is None or gdf.empty:
+            continue
+        for rec in json.loads((gdf if limit is None else gdf.head(limit)).to_json(drop_id=True))["features"]:
+            rec["properties"]["type"] = kind
+            feats.append(rec)
+    feats.sort(key=lambda f: -(f["properties"].get("demand_uncovered") or 0))
+    return collection(feats if limit is None else feats[:limit], **extra)

@@ -2,8 +2,12 @@
 on both backends, against a brute-force geodesic oracle."""
 from __future__ import annotations
 
+import json
+
+import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 from pyproj import Geod
 
 from geo.demo import build_demo
@@ -106,3 +110,36 @@ def test_suggestions_api_and_cli(engine, db_url, server_factory, client_factory,
     html = (tmp_path / "m.html").read_text(encoding="utf-8")
     assert not re.findall(r'<(?:script[^>]*src|link[^>]*href)=["\']?(?:https?:)?//', html)
     assert run(db_url, "coverage", "--radius", "-5").returncode == 1
+
+
+def test_cli_coverage_shows_gaps_and_writes_geojson(planted, db_url, engine, tmp_path):
+    """`yizhan coverage` prints the figures and the largest gaps and hotspots; `--out x.geojson`
+    is the areas' polygons with their figures; `--gaps-out` holds every gap and hotspot."""
+    from test_cli import run
+
+    sites, dl, dt_, w = planted
+    cov, _ = brute_rate(sites[:, 0], sites[:, 1], dl, dt_, w, 1000.0)
+    r = run(db_url, "coverage", "--radius", "1000", "--top", "3", "--out", tmp_path / "c.geojson",
+            "--gaps-out", tmp_path / "g.geojson")
+    assert r.returncode == 0, r.stderr
+    assert "uncovered areas beyond 1000 m" in r.stdout and "hotspots of uncovered workers" in r.stdout
+    as_json = run(db_url, "coverage", "--radius", "1000", "--json")
+    summary = json.loads(as_json.stdout)
+    assert "gaps" not in summary and "uncovered areas" not in as_json.stdout  # --json stays the contract's
+    fc = json.loads((tmp_path / "c.geojson").read_text(encoding="utf-8"))
+    assert fc["type"] == "FeatureCollection" and fc["totals"] == summary["totals"]
+    assert [f["properties"] for f in fc["features"]] == summary["areas"]
+    streets = gpd.GeoDataFrame.from_features(fc["features"], crs=4326)
+    assert streets.geom_type.isin(["Polygon", "MultiPolygon"]).all() and streets.is_valid.all()
+    inside = streets.sindex.query(shapely.points(dl, dt_), predicate="within")  # each street's demand
+    for i, props in enumerate(summary["areas"]):
+        pts = inside[0][inside[1] == i]
+        assert props["demand"] == pytest.approx(float(w[pts].sum()))
+        assert props["demand_covered"] == pytest.approx(float(w[pts][cov[pts]].sum()))
+    g = json.loads((tmp_path / "g.geojson").read_text(encoding="utf-8"))
+    hot = [f["properties"] for f in g["features"] if f["properties"]["type"] == "hotspot"]
+    gaps = [f["properties"] for f in g["features"] if f["properties"]["type"] == "area"]
+    assert sum(h["demand_uncovered"] for h in hot) == pytest.approx(float(w[~cov].sum()))
+    assert gaps and sum(a["demand_uncovered"] for a in gaps) <= float(w[~cov].sum()) + 1e-6
+    du = [f["properties"]["demand_uncovered"] for f in g["features"]]
+    assert du == sorted(du, reverse=True) and len(hot) > 3  # all of them, not only the --top 3 shown

@@ -1,7 +1,6 @@
 """``/api/coverage``, ``/api/coverage/gaps``, ``/api/coverage/suggestions`` and ``/maps/coverage``."""
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -10,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import params
 from api.deps import ConnDep, SettingsDep
-from api.geojson import JSON, GeoJSON, collection, feature
+from api.geojson import JSON, GeoJSON, collection, feature, gaps_collection
 from geo.errors import InputError
 from geo.finder import parse_when
 from geo.planning import coverage_gaps, coverage_summary, suggestions
@@ -51,16 +50,7 @@ def gaps(conn: ConnDep, radius: Radius = 1000.0, kind: str | None = None, servic
     """Uncovered polygons (district minus service zones) and uncovered-demand H3 hotspots,
     ranked by ``demand_uncovered``."""
     g, h = coverage_gaps(conn, radius_m=radius, **_filters(conn, kind, service, at))
-    feats = []
-    for kind_, gdf in (("area", g if type in ("all", "areas") else None),
-                       ("hotspot", h if type in ("all", "hotspots") else None)):
-        if gdf is None or gdf.empty:
-            continue
-        for rec in json.loads(gdf.head(limit).to_json(drop_id=True))["features"]:
-            rec["properties"]["type"] = kind_
-            feats.append(rec)
-    feats.sort(key=lambda f: -(f["properties"].get("demand_uncovered") or 0))
-    return GeoJSON(collection(feats[:limit], radius_m=radius))
+    return GeoJSON(gaps_collection(g, h, type=type, limit=limit, radius_m=radius))
 
 
 @router.get("/api/coverage/suggestions", response_class=GeoJSON)
