@@ -101,8 +101,9 @@ def coverage(radius: Annotated[float, typer.Option(help="service radius in metre
         err.print(f"wrote {out_path}")
     if gaps_out:
         from api.geojson import gaps_collection
-        _write_geojson(gaps_collection(*gaps, radius_m=r["radius_m"]), gaps_out)
-        err.print(f"wrote {gaps_out}")
+        _write_geojson(gaps_collection(*gaps, radius_m=r["radius_m"], mode="straight"), gaps_out)
+        err.print(f"wrote {gaps_out}" + (" (gaps are straight-line zones, not walking distance)"
+                                          if mode == "walk" else ""))
     if as_json:
         import orjson
         print(orjson.dumps(r, option=orjson.OPT_INDENT_2).decode())
