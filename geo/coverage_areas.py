@@ -17,8 +17,8 @@ import shapely
 
 from geo.coverage import GEOD, _arr
 
-__all__ = ["discs_from_sites", "area_coverage_from_sites", "coverage_by_area", "gaps_from_sites",
-           "hotspots_from_demand"]
+__all__ = ["discs_from_sites", "area_coverage_from_sites", "area_figures_from_sites", "coverage_by_area",
+           "gaps_from_sites", "hotspots_from_demand"]
 
 def _laea(lon0, lat0):
     crs = f"+proj=laea +lat_0={lat0:.9f} +lon_0={lon0:.9f} +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
@@ -128,12 +128,35 @@ def coverage_by_area(
     if areas is not None:
         if radius_m is None or site_lon is None or site_lat is None:
             raise ValueError("areas needs site_lon, site_lat and radius_m")
-        sx, sy = _arr(site_lon), _arr(site_lat)
-        pts = shapely.points(sx, sy)
-        df["sites"] = [int(shapely.contains(a, pts).sum()) for a in areas]
-        km2 = [area_coverage_from_sites(a, sx, sy, radius_m=radius_m, n_vertices=n_vertices) for a in areas]
-        df["area_km2"], df["area_covered_km2"] = [k[0] for k in km2], [k[1] for k in km2]
+        fig = area_figures_from_sites(areas, site_lon, site_lat, radius_m=radius_m, n_vertices=n_vertices)
+        df[fig.columns] = fig.to_numpy()
     return df
+
+
+def area_figures_from_sites(areas, site_lon, site_lat, *, radius_m, n_vertices=256):
+    """Per area: the sites inside it, its km² and the km² within ``radius_m`` of a site.
+
+    Parameters
+    ----------
+    areas : sequence of shapely geometry
+        WGS-84 polygons.
+    site_lon, site_lat : array_like
+        Sites.
+    radius_m : float
+        Service radius (m).
+    n_vertices : int, optional
+        Vertices per service disc (:func:`area_coverage_from_sites`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``sites``, ``area_km2``, ``area_covered_km2``, one row per area.
+    """
+    sx, sy = _arr(site_lon), _arr(site_lat)
+    pts = shapely.points(sx, sy)
+    km2 = [area_coverage_from_sites(a, sx, sy, radius_m=radius_m, n_vertices=n_vertices) for a in areas]
+    return pd.DataFrame({"sites": [int(shapely.contains(a, pts).sum()) for a in areas],
+                         "area_km2": [k[0] for k in km2], "area_covered_km2": [k[1] for k in km2]})
 
 
 def gaps_from_sites(

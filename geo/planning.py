@@ -16,7 +16,7 @@ from geoalchemy2.shape import to_shape
 
 from geo._area_sums import AreaSums
 from geo.coverage import covered_from_sites
-from geo.coverage_areas import coverage_by_area, gaps_from_sites, hotspots_from_demand
+from geo.coverage_areas import area_figures_from_sites, gaps_from_sites, hotspots_from_demand
 from geo.errors import InputError
 from geo.hours import parse_hours
 from geo.models import areas, candidates, demand, sites
@@ -212,16 +212,13 @@ def coverage_summary(conn: sa.Connection, *, radius_m: float, by: str = "street"
         area_index = np.array([pos.get(int(i), -1) for i in ids], dtype="int64")
         sums = AreaSums.of(cov, inp.d_weight, area_index, len(area_rows)).result()
     straight = mode == "straight"
-    n = len(area_rows)
-    df = coverage_by_area(np.zeros(0, dtype=bool), None, np.zeros(0, dtype="int64"), n,
-                          areas=[a[4] for a in area_rows] if straight else None,
-                          site_lon=site_lon, site_lat=site_lat, radius_m=radius_m)
-    df["demand"], df["demand_covered"] = sums["areas"]["demand"], sums["areas"]["demand_covered"]
-    if not straight:
+    if straight:
+        df = area_figures_from_sites([a[4] for a in area_rows], site_lon, site_lat, radius_m=radius_m)
+    else:  # no straight-line discs for walking coverage
         pts = shapely.points(site_lon, site_lat)
-        df["sites"] = [int(shapely.contains(a[4], pts).sum()) for a in area_rows]
-        df["area_km2"] = [_km2(a[4]) for a in area_rows]
-        df["area_covered_km2"] = None
+        df = pd.DataFrame({"sites": [int(shapely.contains(a[4], pts).sum()) for a in area_rows],
+                           "area_km2": [_km2(a[4]) for a in area_rows], "area_covered_km2": None})
+    df["demand"], df["demand_covered"] = sums["areas"]["demand"], sums["areas"]["demand_covered"]
     rows = []
     for i, a in enumerate(area_rows):
         r = df.iloc[i]
