@@ -85,11 +85,11 @@ def coverage(radius: Annotated[float, typer.Option(help="service radius in metre
                                  network=str(network) if network else None, scheduler=scheduler,
                                  dask_threshold=threshold, progress=cb, **f)
             cb(1, 1)
-            # gaps are straight-line polygons and need the demand in this process: on screen only
-            # for runs that hold it anyway; --gaps-out asks for them explicitly
-            if gaps_out or (top and not as_json and mode == "straight" and not scheduler
-                            and demand_count(conn) <= threshold):
-                gaps = coverage_gaps(conn, radius_m=r["radius_m"], **f)
+            # gaps need the demand in this process: on screen only for runs that hold it anyway;
+            # --gaps-out asks for them explicitly (walking: hotspots only, no polygons)
+            if gaps_out or (top and not as_json and not scheduler and demand_count(conn) <= threshold):
+                gaps = coverage_gaps(conn, radius_m=r["radius_m"], mode=mode,
+                                     network=str(network) if network else None, **f)
             areas = load_areas(conn, by=by)[0] if out_path and out_path.suffix.lower() == ".geojson" else None
     except YizhanError as e:
         fail(e)
@@ -101,9 +101,8 @@ def coverage(radius: Annotated[float, typer.Option(help="service radius in metre
         err.print(f"wrote {out_path}")
     if gaps_out:
         from api.geojson import gaps_collection
-        _write_geojson(gaps_collection(*gaps, radius_m=r["radius_m"], mode="straight"), gaps_out)
-        err.print(f"wrote {gaps_out}" + (" (gaps are straight-line zones, not walking distance)"
-                                          if mode == "walk" else ""))
+        _write_geojson(gaps_collection(*gaps, radius_m=r["radius_m"], mode=mode), gaps_out)
+        err.print(f"wrote {gaps_out}" + (" (walking: hotspots only)" if mode == "walk" else ""))
     if as_json:
         import orjson
         print(orjson.dumps(r, option=orjson.OPT_INDENT_2).decode())
@@ -121,7 +120,7 @@ def coverage(radius: Annotated[float, typer.Option(help="service radius in metre
         err.print(f"{r['totals']['points_non_routable']} demand points are farther than the snap "
                   "distance from any street: reported as not routable, not covered")
     if gaps is not None and top:
-        _print_gaps(*gaps, radius_m=r["radius_m"], top=top)
+        _print_gaps(*gaps, radius_m=r["radius_m"], top=top, walk=mode == "walk")
 
 
 def _coverage_collection(r: dict, areas: list) -> dict:
@@ -139,7 +138,7 @@ def _write_geojson(fc: dict, path: Path) -> None:
     path.write_bytes(orjson.dumps(fc, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
 
 
-def _print_gaps(gaps, hotspots, *, radius_m: float, top: int) -> None:
+def _print_gaps(gaps, hotspots, *, radius_m: float, top: int, walk: bool = False) -> None:
     """The largest uncovered polygons and the densest uncovered hotspots, a few lines each."""
     from rich.table import Table
     if gaps is not None and len(gaps):
@@ -152,7 +151,8 @@ def _print_gaps(gaps, hotspots, *, radius_m: float, top: int) -> None:
         out.print(t)
     if hotspots is not None and len(hotspots):
         t = Table("rank", "H3 cell", "uncovered workers", "points", "centre (lon, lat)",
-                  title=f"{len(hotspots)} hotspots of uncovered workers (H3 cells)")
+                  title=f"{len(hotspots)} hotspots of workers beyond {radius_m:g} m{' on foot' if walk else ''} "
+                        "(H3 cells)")
         for rec in hotspots.head(top).itertuples():
             c = rec.geometry.centroid
             t.add_row(str(rec.rank), rec.h3, f"{rec.demand_uncovered:.0f}", str(rec.points), f"{c.x:.5f}, {c.y:.5f}")
@@ -330,8 +330,11 @@ def demo(port: Annotated[int, typer.Option()] = 8000,
             out.print("demo database present; not rebuilt")
     except YizhanError as e:
         fail(e)
+    from geo.demo import DATA
+    os.environ.setdefault("YIZHAN_NETWORK_DIR", str(DATA))  # the demo's street network for mode=walk
     base = f"http://{host}:{port}"
     out.print(f"coverage map: {base}/maps/coverage\nfinder:       {base}/maps/finder\n"
-              f"API docs:     {base}/docs\nnearest:      {base}/api/nearest?lon=112.57&lat=37.86")
+              f"API docs:     {base}/docs\nnearest:      {base}/api/nearest?lon=112.57&lat=37.86\n"
+              f"on foot:      {base}/api/coverage?mode=walk&radius=1200&network=streets.osm.pbf")
     if not no_serve:
         serve(host=host, port=port, workers=1)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from geo import crs as crsmod
 from geo.errors import InputError
@@ -56,3 +57,19 @@ def services_param(vocab: Vocabulary, value: str | None, name: str = "services")
         return tuple(vocab.resolve_services(value))
     except ValueError as e:
         raise InputError(str(e), field=name) from None
+
+
+def network_param(value: str | None, network_dir: str | None, name: str = "network") -> str | None:
+    """The street-network file a request names: an ``.osm.pbf`` file inside the server's
+    ``YIZHAN_NETWORK_DIR`` (absolute path out), never any other file on the server."""
+    if value is None:
+        return None
+    if not network_dir:
+        raise InputError("walking coverage over HTTP reads street networks only from the server's "
+                         "YIZHAN_NETWORK_DIR, which is not set", field=name)
+    base = Path(network_dir).resolve()
+    path = (base / value).resolve()
+    if base not in path.parents or not path.name.endswith(".pbf") or not path.is_file():
+        raise InputError(f"no street network {value!r} in the server's network directory "
+                         "(give the name of an .osm.pbf file there)", field=name)
+    return str(path)

@@ -12,3 +12,6 @@ class ApiSettings(Settings):
     default_tiles: str = "none"
     tianditu_key: str = ""
     max_page: int = 10_000
+    #: directory whose ``.osm.pbf`` street networks ``mode=walk`` may name (``network=FILE``);
+    #: unset: walking coverage over HTTP is off (the CLI reads any file it is given)
+    network_dir: str | None = None

@@ -136,10 +136,14 @@ def covered_flags(inp: Inputs, *, radius_m: float, mode: str = "straight", netwo
         if not network:
             raise InputError("walking coverage needs --network FILE.osm.pbf", field="network")
         p = Path(network)
-        if not p.exists():
+        if not p.is_file():
             raise InputError(f"no such network file {network}", field="network")
         from geo.walk import walk_coverage_from_sites
-        net = _network(str(p.resolve()), p.stat().st_mtime)
+        try:
+            net = _network(str(p.resolve()), p.stat().st_mtime)
+        except Exception as e:  # noqa: BLE001 - whatever pyrosm makes of a file that is not an extract
+            raise InputError(f"could not read {p.name} as an OpenStreetMap .osm.pbf extract "
+                             f"({type(e).__name__}: {e})"[:400], field="network") from None
         cov, _, routable = walk_coverage_from_sites(net, inp.d_lon, inp.d_lat, inp.site_lon, inp.site_lat,
                                                     radius_m=radius_m, max_snap_m=max_snap_m)
         return cov, routable
@@ -250,12 +254,18 @@ def _km2(geom) -> float:
     return abs(GEOD.geometry_area_perimeter(geom)[0]) / 1e6
 
 
-def coverage_gaps(conn: sa.Connection, *, radius_m: float, h3_res: int = 9, **site_filters):
-    """Uncovered polygons of the district and uncovered-demand H3 hotspots, each ranked."""
+def coverage_gaps(conn: sa.Connection, *, radius_m: float, h3_res: int = 9, mode: str = "straight",
+                  network: str | None = None, **site_filters):
+    """Uncovered polygons of the district and uncovered-demand H3 hotspots, each ranked.
+
+    With ``mode="walk"`` (and ``network``) the hotspots are of demand not within
+    ``radius_m`` on foot (points off the street network count as uncovered), and there
+    are no polygons (None): the service zones are not discs then.
+    """
     inp = load_inputs(conn, **site_filters)
-    cov = covered_from_sites(inp.d_lon, inp.d_lat, inp.site_lon, inp.site_lat, radius_m=radius_m)
+    cov, _ = covered_flags(inp, radius_m=radius_m, mode=mode, network=network)
     gaps = None
-    if inp.district is not None:
+    if mode == "straight" and inp.district is not None:
         gaps = gaps_from_sites(inp.district, inp.site_lon, inp.site_lat, radius_m=radius_m,
                                demand_lon=inp.d_lon, demand_lat=inp.d_lat, demand_weight=inp.d_weight,
                                covered=cov)

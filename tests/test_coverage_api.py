@@ -122,7 +122,7 @@ def test_cli_coverage_shows_gaps_and_writes_geojson(planted, db_url, engine, tmp
     r = run(db_url, "coverage", "--radius", "1000", "--top", "3", "--out", tmp_path / "c.geojson",
             "--gaps-out", tmp_path / "g.geojson")
     assert r.returncode == 0, r.stderr
-    assert "uncovered areas beyond 1000 m" in r.stdout and "hotspots of uncovered workers" in r.stdout
+    assert "uncovered areas beyond 1000 m" in r.stdout and "hotspots of workers beyond 1000 m" in r.stdout
     as_json = run(db_url, "coverage", "--radius", "1000", "--json")
     summary = json.loads(as_json.stdout)
     assert "gaps" not in summary and "uncovered areas" not in as_json.stdout  # --json stays the contract's
@@ -143,3 +143,58 @@ def test_cli_coverage_shows_gaps_and_writes_geojson(planted, db_url, engine, tmp
     assert gaps and sum(a["demand_uncovered"] for a in gaps) <= float(w[~cov].sum()) + 1e-6
     du = [f["properties"]["demand_uncovered"] for f in g["features"]]
     assert du == sorted(du, reverse=True) and len(hot) > 3  # all of them, not only the --top 3 shown
+
+
+def test_walking_coverage_end_to_end(engine, db_url, data_dir, server_factory, client_factory, tmp_path):
+    """The demo district with its street network file (data/streets.osm.pbf, read by pyrosm):
+    `yizhan coverage --mode walk` and /api/coverage(/gaps)?mode=walk equal per-site networkx
+    Dijkstra (tests/test_walk.py's reference) on the stored sites and demand."""
+    from test_cli import run
+    from test_walk import reference
+
+    from geo.planning import load_demand, load_sites
+    from geo.walk import graph_from_arrays, network_from_pbf
+
+    build_demo(engine)
+    pbf = str(data_dir / "streets.osm.pbf")
+    net = network_from_pbf(pbf, as_arrays=True)
+    with engine.connect() as conn:
+        _, slon, slat = load_sites(conn)
+        dlon, dlat, w = load_demand(conn)
+    best, routable = reference(graph_from_arrays(net), net, dlon, dlat, slon, slat, 1200.0, 100.0)
+    covered = np.isfinite(best)
+    assert 0.3 < w[covered].sum() / w.sum() < 0.95 and 0 < (~routable).sum() < 0.2 * w.size
+    r = run(db_url, "coverage", "--mode", "walk", "--network", pbf, "--radius", "1200", "--json")
+    assert r.returncode == 0, r.stderr
+    cli = json.loads(r.stdout)
+    assert cli["totals"]["demand_covered"] == pytest.approx(float(w[covered].sum()), abs=1e-6)
+    assert cli["totals"]["points_non_routable"] == int((~routable).sum())
+    assert cli["totals"]["demand_non_routable"] == pytest.approx(float(w[~routable].sum()), abs=1e-6)
+    assert all(a["area_covered_km2"] is None for a in cli["areas"])
+    r = run(db_url, "coverage", "--mode", "walk", "--network", data_dir / "demand.csv")
+    assert r.returncode == 1 and "could not read demand.csv as an OpenStreetMap .osm.pbf extract" in r.stderr
+    with server_factory(db_url, network_dir=str(data_dir)) as srv:
+        c = client_factory(srv.url)
+        walk = {"radius": 1200, "mode": "walk", "network": "streets.osm.pbf"}
+        api = c.get("/api/coverage", params=walk).json()
+        assert api["totals"] == cli["totals"] and api["areas"] == cli["areas"]
+        g = c.get("/api/coverage/gaps", params=walk | {"limit": 5000}).json()
+        assert g["mode"] == "walk" and {f["properties"]["type"] for f in g["features"]} == {"hotspot"}
+        assert sum(f["properties"]["demand_uncovered"] for f in g["features"]) == pytest.approx(
+            float(w[~covered].sum()), abs=1e-6)
+        # only .osm.pbf files inside YIZHAN_NETWORK_DIR: never another file of the server's
+        for name in ("/etc/passwd", "../data/streets.osm.pbf/../../pyproject.toml", "demand.csv",
+                     "nope.osm.pbf", "."):
+            for path in ("/api/coverage", "/api/coverage/gaps"):
+                bad = c.get(path, params=walk | {"network": name})
+                assert bad.status_code == 422 and "network directory" in bad.json()["detail"], (path, name)
+    junk = tmp_path / "nets"
+    junk.mkdir()
+    (junk / "junk.osm.pbf").write_bytes(b"not a protobuf" * 50)
+    with server_factory(db_url, network_dir=str(junk)) as srv:
+        c = client_factory(srv.url)
+        bad = c.get("/api/coverage", params={"mode": "walk", "network": "junk.osm.pbf"})
+        assert bad.status_code == 422 and "could not read junk.osm.pbf" in bad.json()["detail"]
+    with server_factory(db_url) as srv:  # no YIZHAN_NETWORK_DIR: walking coverage over HTTP is off
+        bad = client_factory(srv.url).get("/api/coverage", params=walk)
+        assert bad.status_code == 422 and "YIZHAN_NETWORK_DIR" in bad.json()["detail"]

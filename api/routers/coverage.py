@@ -37,20 +37,25 @@ def coverage(conn: ConnDep, settings: SettingsDep, radius: Radius = 1000.0, kind
              service: str | None = None,
              at: Annotated[str | None, Query(description="only sites open at this time (ISO or now)")] = None,
              mode: Literal["straight", "walk"] = "straight", by: Literal["street", "community"] = "street",
-             network: Annotated[str | None, Query(description="server-side .osm.pbf path for mode=walk")] = None):
-    """Demand covered within ``radius``: totals and one row per street or community."""
+             network: Annotated[str | None, Query(description="mode=walk: an .osm.pbf file name in the server's YIZHAN_NETWORK_DIR")] = None):
+    """Demand covered within ``radius``: totals and one row per street or community; ``mode=walk``
+    takes ``network``, an .osm.pbf file in the server's ``YIZHAN_NETWORK_DIR``."""
+    network = params.network_param(network, settings.network_dir)
     return JSON(coverage_summary(conn, radius_m=radius, by=by, mode=mode, network=network,
                                  dask_threshold=settings.dask_threshold, **_filters(conn, kind, service, at)))
 
 
 @router.get("/api/coverage/gaps", response_class=GeoJSON)
-def gaps(conn: ConnDep, radius: Radius = 1000.0, kind: str | None = None, service: str | None = None,
+def gaps(conn: ConnDep, settings: SettingsDep, radius: Radius = 1000.0, kind: str | None = None,
+         service: str | None = None,
          at: str | None = None, type: Literal["all", "areas", "hotspots"] = "all",
-         limit: Annotated[int, Query(ge=1, le=5000)] = 200):
+         limit: Annotated[int, Query(ge=1, le=5000)] = 200, mode: Literal["straight", "walk"] = "straight",
+         network: Annotated[str | None, Query(description="mode=walk: an .osm.pbf file name in the server's YIZHAN_NETWORK_DIR")] = None):
     """Uncovered polygons (district minus service zones) and uncovered-demand H3 hotspots,
-    ranked by ``demand_uncovered``."""
-    g, h = coverage_gaps(conn, radius_m=radius, **_filters(conn, kind, service, at))
-    return GeoJSON(gaps_collection(g, h, type=type, limit=limit, radius_m=radius))
+    ranked by ``demand_uncovered``; ``mode=walk``: hotspots of demand beyond ``radius`` on foot."""
+    network = params.network_param(network, settings.network_dir)
+    g, h = coverage_gaps(conn, radius_m=radius, mode=mode, network=network, **_filters(conn, kind, service, at))
+    return GeoJSON(gaps_collection(g, h, type=type, limit=limit, radius_m=radius, mode=mode))
 
 
 @router.get("/api/coverage/suggestions", response_class=GeoJSON)
