@@ -26,6 +26,20 @@ M_LON = 111_320.0 * np.cos(np.radians(LAT0))
 CITY_EAST_LON = 112.61  # east of this: 郝庄镇, sparser streets
 
 
+def _runs(ok, ids):
+    """Node-id lists of the maximal runs of present segments ``ids[i]-ids[i+1]`` (``ok[i]``)."""
+    i = 0
+    while i < ok.size:
+        if not ok[i]:
+            i += 1
+            continue
+        run = [int(ids[i])]
+        while i < ok.size and ok[i]:
+            run.append(int(ids[i + 1]))
+            i += 1
+        yield run
+
+
 def main() -> None:
     rng = np.random.default_rng(SEED)
     district = shape(json.loads((OUT / "district.geojson").read_text(encoding="utf-8"))["features"][0]["geometry"])
@@ -51,28 +65,10 @@ def main() -> None:
     ns = keep[1:, :] & keep[:-1, :] & ~(rural[1:, :] & ~even_c) & (rng.random((rows.size - 1, cols.size)) >= gap)
 
     ways = []  # (node ids, tags): one way per run of consecutive segments
-    for r in range(rows.size):
-        c = 0
-        while c < cols.size - 1:
-            if not ew[r, c]:
-                c += 1
-                continue
-            run = [int(node_id[r, c])]
-            while c < cols.size - 1 and ew[r, c]:
-                run.append(int(node_id[r, c + 1]))
-                c += 1
-            ways.append((run, {"highway": "residential", "name": f"合成东西路{r}"}))
-    for c in range(cols.size):
-        r = 0
-        while r < rows.size - 1:
-            if not ns[r, c]:
-                r += 1
-                continue
-            run = [int(node_id[r, c])]
-            while r < rows.size - 1 and ns[r, c]:
-                run.append(int(node_id[r + 1, c]))
-                r += 1
-            ways.append((run, {"highway": "residential", "name": f"合成南北路{c}"}))
+    for ok, ids, name in ((ew, node_id, "合成东西路"), (ns.T, node_id.T, "合成南北路")):
+        for k, line in enumerate(ok):
+            for run in _runs(line, ids[k]):
+                ways.append((run, {"highway": "residential", "name": f"{name}{k}"}))
     for r in range(0, rows.size - 6, 9):  # a few diagonal footways across the city
         for c in range(0, cols.size - 6, 9):
             diag = [int(node_id[r + j, c + j]) for j in range(6)
