@@ -62,6 +62,8 @@ def coverage(radius: Annotated[float, typer.Option(help="service radius in metre
              at: Annotated[Optional[str], typer.Option(help="only sites open at this ISO time")] = None,
              mode: Annotated[str, typer.Option(help="straight or walk")] = "straight",
              network: Annotated[Optional[Path], typer.Option(help="FILE.osm.pbf for --mode walk")] = None,
+             max_snap: Annotated[float, typer.Option(
+                 help="--mode walk: metres from the nearest street node beyond which a point is not routable")] = 100.0,
              by: Annotated[str, typer.Option(help="street or community")] = "street",
              scheduler: Annotated[Optional[str], typer.Option(
                  help="Dask scheduler address: the workers read the demand from the database in chunks "
@@ -82,14 +84,14 @@ def coverage(radius: Annotated[float, typer.Option(help="service radius in metre
             f = _site_filters(conn, kind, service, at)
             cb(0, 1)
             r = coverage_summary(conn, radius_m=_radius(radius), by=by, mode=mode,
-                                 network=str(network) if network else None, scheduler=scheduler,
+                                 network=str(network) if network else None, max_snap_m=max_snap, scheduler=scheduler,
                                  dask_threshold=threshold, progress=cb, **f)
             cb(1, 1)
             # gaps need the demand in this process: on screen only for runs that hold it anyway;
             # --gaps-out asks for them explicitly (walking: hotspots only, no polygons)
             if gaps_out or (top and not as_json and not scheduler and demand_count(conn) <= threshold):
                 gaps = coverage_gaps(conn, radius_m=r["radius_m"], mode=mode,
-                                     network=str(network) if network else None, **f)
+                                     network=str(network) if network else None, max_snap_m=max_snap, **f)
             areas = load_areas(conn, by=by)[0] if out_path and out_path.suffix.lower() == ".geojson" else None
     except YizhanError as e:
         fail(e)
@@ -117,8 +119,8 @@ def coverage(radius: Annotated[float, typer.Option(help="service radius in metre
                   f"{a['area_covered_km2']:.2f}" if a["area_covered_km2"] is not None else "—")
     out.print(t)
     if r["totals"].get("points_non_routable"):
-        err.print(f"{r['totals']['points_non_routable']} demand points are farther than the snap "
-                  "distance from any street: reported as not routable, not covered")
+        err.print(f"{r['totals']['points_non_routable']} demand points are farther than {max_snap:g} m "
+                  "from any street node: reported as not routable, not covered (--max-snap)")
     if gaps is not None and top:
         _print_gaps(*gaps, radius_m=r["radius_m"], top=top, walk=mode == "walk")
 

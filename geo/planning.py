@@ -4,6 +4,7 @@ demand, candidates and areas and the pure engines (:mod:`geo.coverage`,
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -133,6 +134,8 @@ def covered_flags(inp: Inputs, *, radius_m: float, mode: str = "straight", netwo
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}", field="mode")
     if mode == "walk":
+        if not (math.isfinite(max_snap_m) and 0 < max_snap_m <= 5000):
+            raise InputError("max_snap (--max-snap) must be a distance above 0 and at most 5000 m", field="max_snap")
         if not network:
             raise InputError("walking coverage needs --network FILE.osm.pbf", field="network")
         p = Path(network)
@@ -178,8 +181,9 @@ def _out_of_core_url(conn: sa.Connection, *, scheduler, dask_threshold: int | No
 
 
 def coverage_summary(conn: sa.Connection, *, radius_m: float, by: str = "street", mode: str = "straight",
-                     network: str | None = None, scheduler=None, dask_threshold: int | None = None,
-                     chunk_rows: int = CHUNK_ROWS, progress=None, **site_filters) -> dict:
+                     network: str | None = None, max_snap_m: float = 100.0, scheduler=None,
+                     dask_threshold: int | None = None, chunk_rows: int = CHUNK_ROWS, progress=None,
+                     **site_filters) -> dict:
     """``{"radius_m", "mode", "totals", "areas": [...]}`` as the contract fixes it.
 
     Straight-line coverage runs out of core on Dask when ``scheduler`` (an address or a
@@ -206,8 +210,8 @@ def coverage_summary(conn: sa.Connection, *, radius_m: float, by: str = "street"
                                         chunk_rows=chunk_rows, progress=progress)
     else:
         inp = Inputs(site_id, site_lon, site_lat, *load_demand(conn), area_rows, district)
-        cov, routable = covered_flags(inp, radius_m=radius_m, mode=mode, network=network, scheduler=scheduler,
-                                      dask_threshold=dask_threshold)
+        cov, routable = covered_flags(inp, radius_m=radius_m, mode=mode, network=network, max_snap_m=max_snap_m,
+                                      scheduler=scheduler, dask_threshold=dask_threshold)
         from geo.areas import AreaLookup
         lookup = AreaLookup.from_rows([type("R", (), dict(id=a[0], code=a[1], name=a[2], level=a[3], parent_id=None,
                                                            geom=a[4])) for a in area_rows])
@@ -255,7 +259,7 @@ def _km2(geom) -> float:
 
 
 def coverage_gaps(conn: sa.Connection, *, radius_m: float, h3_res: int = 9, mode: str = "straight",
-                  network: str | None = None, **site_filters):
+                  network: str | None = None, max_snap_m: float = 100.0, **site_filters):
     """Uncovered polygons of the district and uncovered-demand H3 hotspots, each ranked.
 
     With ``mode="walk"`` (and ``network``) the hotspots are of demand not within
@@ -263,7 +267,7 @@ def coverage_gaps(conn: sa.Connection, *, radius_m: float, h3_res: int = 9, mode
     are no polygons (None): the service zones are not discs then.
     """
     inp = load_inputs(conn, **site_filters)
-    cov, _ = covered_flags(inp, radius_m=radius_m, mode=mode, network=network)
+    cov, _ = covered_flags(inp, radius_m=radius_m, mode=mode, network=network, max_snap_m=max_snap_m)
     gaps = None
     if mode == "straight" and inp.district is not None:
         gaps = gaps_from_sites(inp.district, inp.site_lon, inp.site_lat, radius_m=radius_m,

@@ -171,6 +171,11 @@ def test_walking_coverage_end_to_end(engine, db_url, data_dir, server_factory, c
     assert cli["totals"]["points_non_routable"] == int((~routable).sum())
     assert cli["totals"]["demand_non_routable"] == pytest.approx(float(w[~routable].sum()), abs=1e-6)
     assert all(a["area_covered_km2"] is None for a in cli["areas"])
+    best3, routable3 = reference(graph_from_arrays(net), net, dlon, dlat, slon, slat, 1200.0, 300.0)
+    r = run(db_url, "coverage", "--mode", "walk", "--network", pbf, "--radius", "1200", "--max-snap", "300", "--json")
+    wide = json.loads(r.stdout)["totals"]  # the snap threshold is the planner's to set
+    assert wide["points_non_routable"] == int((~routable3).sum()) < cli["totals"]["points_non_routable"]
+    assert wide["demand_covered"] == pytest.approx(float(w[np.isfinite(best3)].sum()), abs=1e-6)
     r = run(db_url, "coverage", "--mode", "walk", "--network", data_dir / "demand.csv")
     assert r.returncode == 1 and "could not read demand.csv as an OpenStreetMap .osm.pbf extract" in r.stderr
     with server_factory(db_url, network_dir=str(data_dir)) as srv:
@@ -178,6 +183,10 @@ def test_walking_coverage_end_to_end(engine, db_url, data_dir, server_factory, c
         walk = {"radius": 1200, "mode": "walk", "network": "streets.osm.pbf"}
         api = c.get("/api/coverage", params=walk).json()
         assert api["totals"] == cli["totals"] and api["areas"] == cli["areas"]
+        assert c.get("/api/coverage", params=walk | {"max_snap": 300}).json()["totals"] == wide
+        for snap in (0, -5, "nan", 1e9):
+            bad = c.get("/api/coverage/gaps", params=walk | {"max_snap": snap})
+            assert bad.status_code == 422 and "max_snap" in bad.text, snap
         g = c.get("/api/coverage/gaps", params=walk | {"limit": 5000}).json()
         assert g["mode"] == "walk" and {f["properties"]["type"] for f in g["features"]} == {"hotspot"}
         assert sum(f["properties"]["demand_uncovered"] for f in g["features"]) == pytest.approx(

@@ -15,6 +15,13 @@ from geo.finder import parse_when
 from geo.planning import coverage_gaps, coverage_summary, suggestions
 from geo.vocab import Vocabulary
 
+#: ``mode=walk``: the street network, a file name in the server's ``YIZHAN_NETWORK_DIR``
+NetworkName = Annotated[str | None, Query(description="mode=walk: an .osm.pbf file name in the server's "
+                                                      "YIZHAN_NETWORK_DIR")]
+#: ``mode=walk``: how far a point may lie from the nearest street node and still be routable
+MaxSnap = Annotated[float, Query(description="mode=walk: metres from the nearest street node beyond which "
+                                             "a point is not routable (at most 5000)")]
+
 router = APIRouter(tags=["coverage"])
 Radius = Annotated[float, Query(gt=0, le=50_000, description="service radius, metres (双15: 1000)")]
 
@@ -37,11 +44,12 @@ def coverage(conn: ConnDep, settings: SettingsDep, radius: Radius = 1000.0, kind
              service: str | None = None,
              at: Annotated[str | None, Query(description="only sites open at this time (ISO or now)")] = None,
              mode: Literal["straight", "walk"] = "straight", by: Literal["street", "community"] = "street",
-             network: Annotated[str | None, Query(description="mode=walk: an .osm.pbf file name in the server's YIZHAN_NETWORK_DIR")] = None):
+             network: NetworkName = None,
+             max_snap: MaxSnap = 100.0):
     """Demand covered within ``radius``: totals and one row per street or community; ``mode=walk``
     takes ``network``, an .osm.pbf file in the server's ``YIZHAN_NETWORK_DIR``."""
     network = params.network_param(network, settings.network_dir)
-    return JSON(coverage_summary(conn, radius_m=radius, by=by, mode=mode, network=network,
+    return JSON(coverage_summary(conn, radius_m=radius, by=by, mode=mode, network=network, max_snap_m=max_snap,
                                  dask_threshold=settings.dask_threshold, **_filters(conn, kind, service, at)))
 
 
@@ -50,11 +58,13 @@ def gaps(conn: ConnDep, settings: SettingsDep, radius: Radius = 1000.0, kind: st
          service: str | None = None,
          at: str | None = None, type: Literal["all", "areas", "hotspots"] = "all",
          limit: Annotated[int, Query(ge=1, le=5000)] = 200, mode: Literal["straight", "walk"] = "straight",
-         network: Annotated[str | None, Query(description="mode=walk: an .osm.pbf file name in the server's YIZHAN_NETWORK_DIR")] = None):
+         network: NetworkName = None,
+         max_snap: MaxSnap = 100.0):
     """Uncovered polygons (district minus service zones) and uncovered-demand H3 hotspots,
     ranked by ``demand_uncovered``; ``mode=walk``: hotspots of demand beyond ``radius`` on foot."""
     network = params.network_param(network, settings.network_dir)
-    g, h = coverage_gaps(conn, radius_m=radius, mode=mode, network=network, **_filters(conn, kind, service, at))
+    g, h = coverage_gaps(conn, radius_m=radius, mode=mode, network=network, max_snap_m=max_snap,
+                         **_filters(conn, kind, service, at))
     return GeoJSON(gaps_collection(g, h, type=type, limit=limit, radius_m=radius, mode=mode))
 
 
