@@ -35,8 +35,8 @@ conditioned because ``|lat| <= 85`` and ``|lon - lonc| <= 80`` degrees are requi
 :func:`status_from_sites` returns ``None`` when the data do not fit those limits, the
 antimeridian or the size limits; the caller then uses its KD-tree path.
 
-Demand is processed in ~1.5 km cell order (two 16-bit radix passes), so consecutive
-points read the same rows of sites from cache.
+Demand is processed in cell order (4096 x 4096 cells over its box, ~1.5 km across China; two
+16-bit radix passes), so consecutive points read the same rows of sites from cache.
 """
 from __future__ import annotations
 
@@ -124,7 +124,8 @@ _link()
 
 
 def _order(lon, lat, box):
-    """Positions in ~1.5 km cell order (4096 x 4096 over the box; two stable 16-bit radix sorts)."""
+    """Positions in cell order, 4096 x 4096 cells over the box (~1.5 km across China; metres in
+    a district), by two stable 16-bit radix sorts."""
     lo0, la0, lo1, la1 = box
     gx = np.clip((lon - lo0) * (4095.999 / max(lo1 - lo0, 1e-9)), 0, 4095).astype(np.uint32)
     gy = np.clip((lat - la0) * (4095.999 / max(la1 - la0, 1e-9)), 0, 4095).astype(np.uint32)
