@@ -28,6 +28,7 @@ from .models import demand
 
 __all__ = ["area_totals_from_db_dask", "covered_from_sites_dask", "sites_near_bbox", "worker_url"]
 
+CONNECT_TIMEOUT_S = 10  #: seconds to reach a scheduler given by address
 _M_DEG_LAT = 110574.0  # shortest metres per degree of latitude (meridional radius at the equator)
 _M_DEG_LON = 111319.49  # metres per degree of longitude on the equator (a * pi / 180)
 
@@ -80,7 +81,11 @@ def _client(scheduler):
     if isinstance(scheduler, distributed.Client):
         yield scheduler
     elif scheduler:
-        with distributed.Client(scheduler) as client:
+        try:
+            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError, TypeError) as e:  # unreachable or not an address
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {e}", field="scheduler") from None
+        with client:
             yield client
     else:
         with distributed.LocalCluster(

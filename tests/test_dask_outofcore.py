@@ -204,3 +204,15 @@ def test_cli_coverage_on_a_running_dask_cluster(db_url, district, dask_cluster_a
         ran = client.run_on_scheduler(lambda dask_scheduler: sorted(
             {str(t[0]) for t in dask_scheduler.transition_log if str(t[0]).startswith("_chunk_sums")}))
     assert ran
+
+
+def test_unreachable_or_malformed_scheduler_is_a_clear_error(engine, district):
+    import socket
+
+    with socket.socket() as s:  # a local port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with engine.connect() as conn:
+        for address in (f"tcp://127.0.0.1:{port}", "not a scheduler address"):
+            with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
+                coverage_summary(conn, radius_m=1000, scheduler=address)
