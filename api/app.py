@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -26,6 +28,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         holder.reload()
         app.state.engine, app.state.holder = engine, holder
         task = asyncio.create_task(holder.run())
+        # the coverage kernels load (~0.3 s) beside the first requests, not inside a planner's first one
+        threading.Thread(target=importlib.import_module, args=("geo._coverage_grid",), daemon=True,
+                         name="yizhan-load-kernels").start()
         try:
             yield
         finally:

@@ -204,6 +204,6 @@ def test_walking_coverage_end_to_end(engine, db_url, data_dir, server_factory, c
         c = client_factory(srv.url)
         bad = c.get("/api/coverage", params={"mode": "walk", "network": "junk.osm.pbf"})
         assert bad.status_code == 422 and "could not read junk.osm.pbf" in bad.json()["detail"]
-    with server_factory(db_url) as srv:  # no YIZHAN_NETWORK_DIR: walking coverage over HTTP is off
+    with server_factory(db_url, network_dir=None) as srv:  # no YIZHAN_NETWORK_DIR: walking over HTTP is off
         bad = client_factory(srv.url).get("/api/coverage", params=walk)
         assert bad.status_code == 422 and "YIZHAN_NETWORK_DIR" in bad.json()["detail"]
