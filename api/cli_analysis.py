@@ -200,6 +200,10 @@ def suggest(count: Annotated[int, typer.Option(min=1, max=1000)],
             kind: Annotated[Optional[str], typer.Option()] = None,
             candidates: Annotated[Optional[Path], typer.Option(help="candidate places file (default: loaded ones)")] = None,
             method: Annotated[str, typer.Option(help="auto, greedy or exact")] = "auto",
+            mode: Annotated[str, typer.Option(help="straight or walk (gains by walking distance)")] = "straight",
+            network: Annotated[Optional[Path], typer.Option(help="FILE.osm.pbf for --mode walk")] = None,
+            max_snap: Annotated[float, typer.Option(
+                help="--mode walk: metres from the nearest street node beyond which a point is not routable")] = 100.0,
             out_path: Annotated[Optional[Path], typer.Option("--out", help=".csv, .xlsx or .geojson")] = None,
             as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Where should the next N stations go? (maximal covering, existing sites kept)."""
@@ -210,6 +214,7 @@ def suggest(count: Annotated[int, typer.Option(min=1, max=1000)],
             cb(0, 1)
             r = suggestions(conn, count=count, radius_m=_radius(radius),
                             candidates_path=str(candidates) if candidates else None, method=method,
+                            mode=mode, network=str(network) if network else None, max_snap_m=max_snap,
                             kind=f["kind"])
             cb(1, 1)
     except YizhanError as e:

@@ -124,6 +124,23 @@ def _network(path: str, mtime: float):
     return network_from_pbf(path, as_arrays=True)
 
 
+def street_network(network: str | None, *, max_snap_m: float = 100.0):
+    """The street network of an .osm.pbf file (cached per path and mtime), or a clear
+    :class:`~geo.errors.InputError` for a missing or unreadable file or a bad snap distance."""
+    if not (math.isfinite(max_snap_m) and 0 < max_snap_m <= 5000):
+        raise InputError("max_snap (--max-snap) must be a distance above 0 and at most 5000 m", field="max_snap")
+    if not network:
+        raise InputError("walking coverage needs --network FILE.osm.pbf", field="network")
+    p = Path(network)
+    if not p.is_file():
+        raise InputError(f"no such network file {network}", field="network")
+    try:
+        return _network(str(p.resolve()), p.stat().st_mtime)
+    except Exception as e:  # noqa: BLE001 - whatever pyrosm makes of a file that is not an extract
+        raise InputError(f"could not read {p.name} as an OpenStreetMap .osm.pbf extract "
+                         f"({type(e).__name__}: {e})"[:400], field="network") from None
+
+
 def covered_flags(inp: Inputs, *, radius_m: float, mode: str = "straight", network: str | None = None,
                   max_snap_m: float = 100.0, scheduler: str | None = None, dask_threshold: int | None = None):
     """Coverage flags of the demand points in memory (and routable flags in walk mode).
@@ -134,19 +151,8 @@ def covered_flags(inp: Inputs, *, radius_m: float, mode: str = "straight", netwo
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}", field="mode")
     if mode == "walk":
-        if not (math.isfinite(max_snap_m) and 0 < max_snap_m <= 5000):
-            raise InputError("max_snap (--max-snap) must be a distance above 0 and at most 5000 m", field="max_snap")
-        if not network:
-            raise InputError("walking coverage needs --network FILE.osm.pbf", field="network")
-        p = Path(network)
-        if not p.is_file():
-            raise InputError(f"no such network file {network}", field="network")
         from geo.walk import walk_coverage_from_sites
-        try:
-            net = _network(str(p.resolve()), p.stat().st_mtime)
-        except Exception as e:  # noqa: BLE001 - whatever pyrosm makes of a file that is not an extract
-            raise InputError(f"could not read {p.name} as an OpenStreetMap .osm.pbf extract "
-                             f"({type(e).__name__}: {e})"[:400], field="network") from None
+        net = street_network(network, max_snap_m=max_snap_m)
         cov, _, routable = walk_coverage_from_sites(net, inp.d_lon, inp.d_lat, inp.site_lon, inp.site_lat,
                                                     radius_m=radius_m, max_snap_m=max_snap_m)
         return cov, routable
@@ -304,8 +310,12 @@ def candidate_arrays(conn: sa.Connection, path: str | None = None):
 
 
 def suggestions(conn: sa.Connection, *, count: int, radius_m: float, candidates_path: str | None = None,
-                method: str = "auto", **site_filters):
-    """Proposed new sites in pick order with ``gain`` and ``cumulative_coverage_rate``."""
+                method: str = "auto", mode: str = "straight", network: str | None = None,
+                max_snap_m: float = 100.0, **site_filters):
+    """Proposed new sites in pick order with ``gain`` and ``cumulative_coverage_rate``.
+
+    ``mode="walk"`` (with ``network``): coverage and gains by walking distance on the
+    street network (:func:`geo.walk.pairs_from_network`); it needs candidates."""
     from geo.siting import grid_candidates_from_gaps, suggest_sites
     if not 1 <= count <= 1000:
         raise InputError("count must be between 1 and 1000", field="count")
@@ -314,6 +324,20 @@ def suggestions(conn: sa.Connection, *, count: int, radius_m: float, candidates_
         raise InputError("no demand points are loaded (yizhan import demand FILE)", field="demand")
     clon, clat, codes, names, cap = candidate_arrays(conn, candidates_path)
     source = "candidates"
+    walk = {}
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {', '.join(MODES)}", field="mode")
+    if mode == "walk":
+        from functools import partial
+
+        from geo.walk import pairs_from_network
+        if clon.size == 0:
+            raise InputError("walking suggestions need candidate places: yizhan import candidates FILE "
+                             "or --candidates FILE", field="candidates")
+        net = street_network(network, max_snap_m=max_snap_m)
+        walk = {"pairs": partial(pairs_from_network, net, max_snap_m=max_snap_m),
+                "existing_covered": covered_flags(inp, radius_m=radius_m, mode="walk", network=network,
+                                                  max_snap_m=max_snap_m)[0]}
     if clon.size == 0:
         if inp.district is None:
             raise InputError("no candidates and no areas to grid: load candidates or areas", field="candidates")
@@ -325,12 +349,13 @@ def suggestions(conn: sa.Connection, *, count: int, radius_m: float, candidates_
         source = "grid"
     res = suggest_sites(inp.d_lon, inp.d_lat, inp.d_weight, clon, clat, existing_lon=inp.site_lon,
                         existing_lat=inp.site_lat, radius_m=radius_m, count=count,
-                        capacity=cap if cap is not None and np.isfinite(cap).any() else None, method=method)
+                        capacity=cap if cap is not None and np.isfinite(cap).any() else None, method=method,
+                        **walk)
     picks = []
     for k, c in enumerate(res.chosen.tolist()):
         picks.append({"rank": k + 1, "candidate_code": codes[c], "name": names[c], "lon": float(res.lon[k]),
                       "lat": float(res.lat[k]), "gain": float(res.gain[k]),
                       "cumulative_coverage_rate": round(float(res.cumulative_coverage_rate[k]), 6)})
-    return {"method": res.method, "bound": res.bound, "source": source, "radius_m": radius_m,
+    return {"method": res.method, "bound": res.bound, "source": source, "radius_m": radius_m, "mode": mode,
             "base_coverage_rate": round(float(res.base_coverage_rate), 6), "total_demand": float(res.total_demand),
             "suggestions": picks}

@@ -270,6 +270,7 @@ def _exact_capacitated(A, w, cap, count, time_limit_s):
 def suggest_sites(
     demand_lon, demand_lat, demand_weight, cand_lon, cand_lat, *, existing_lon=None, existing_lat=None,
     radius_m, count, capacity=None, method="auto", improve=True, restarts=None, time_limit_s=None,
+    pairs=None, existing_covered=None,
 ):
     """Suggest ``count`` new sites among candidates (maximal covering location).
 
@@ -297,6 +298,14 @@ def suggest_sites(
         Default: ``min(50, 2e7 // (count * candidates + pairs))``.
     time_limit_s : float, optional
         CBC time limit for ``exact``.
+    pairs : callable, optional
+        ``pairs(demand_lon, demand_lat, cand_lon, cand_lat, radius_m=...)`` returning
+        ``(demand_idx, cand_idx, distance_m)`` within the radius; default straight-line
+        (:func:`geo.coverage.pairs_from_sites`); e.g. walking distance with
+        :func:`geo.walk.pairs_from_network` bound to a street network.
+    existing_covered : array_like of bool, optional
+        Demand already covered by the existing sites under the same distance (instead of
+        straight-line coverage by ``existing_lon``, ``existing_lat``).
 
     Returns
     -------
@@ -311,10 +320,13 @@ def suggest_sites(
         raise ValueError("demand_weight must be finite, >= 0 and one per demand point")
     clon, clat, total = _arr(cand_lon), _arr(cand_lat), float(w.sum())
     cap = _capacity(capacity, clon.size)
-    ex = ([], []) if existing_lon is None else (existing_lon, existing_lat)
-    covered = covered_from_sites(dlon, dlat, *ex, radius_m=radius_m)
+    if existing_covered is None:
+        ex = ([], []) if existing_lon is None else (existing_lon, existing_lat)
+        covered = covered_from_sites(dlon, dlat, *ex, radius_m=radius_m)
+    else:
+        covered = np.asarray(existing_covered, dtype=bool).ravel()
     base, rest = float(w[covered].sum()), np.flatnonzero(~covered & (w > 0))
-    di, ci, dist = pairs_from_sites(dlon[rest], dlat[rest], clon, clat, radius_m=radius_m)
+    di, ci, dist = (pairs or pairs_from_sites)(dlon[rest], dlat[rest], clon, clat, radius_m=radius_m)
     # reduce: keep demand and candidates that take part in some pair
     (dkeep, dinv), (ckeep, cinv) = _compact(di, rest.size), _compact(ci, clon.size)
     coo = sp.coo_array((dist, (cinv, dinv)), shape=(ckeep.size, dkeep.size))

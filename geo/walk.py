@@ -19,7 +19,8 @@ from scipy.sparse.csgraph import dijkstra
 
 from .coverage import _arr, geodesic_distance, nearest_distance_from_sites
 
-__all__ = ["StreetNetwork", "network_from_pbf", "arrays_from_graph", "walk_coverage_from_sites"]
+__all__ = ["StreetNetwork", "network_from_pbf", "arrays_from_graph", "walk_coverage_from_sites",
+           "pairs_from_network"]
 
 
 @dataclass(frozen=True)
@@ -167,3 +168,49 @@ def walk_coverage_from_sites(
         walk[routable] = dist[dn[routable]] + dd[routable]
     walk[walk > radius_m] = np.inf
     return np.isfinite(walk), walk, routable
+
+
+def pairs_from_network(
+    graph_or_arrays, demand_lon, demand_lat, cand_lon, cand_lat, *, radius_m, max_snap_m=100.0, batch=64
+):
+    """All ``(demand, candidate, walking distance)`` pairs within ``radius_m`` on foot.
+
+    The same distance as :func:`walk_coverage_from_sites` (snap + path + snap, both snaps
+    at most ``max_snap_m``; a candidate farther than ``radius_m`` from the network reaches
+    nothing): one Dijkstra bounded by ``radius_m`` per candidate node, ``batch`` at a time.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``demand_idx`` (int64), ``cand_idx`` (int64), ``distance_m`` (float64), in no
+        particular order (like :func:`geo.coverage.pairs_from_sites`).
+    """
+    net = graph_or_arrays if isinstance(graph_or_arrays, StreetNetwork) else arrays_from_graph(graph_or_arrays)
+    dlon, dlat, clon, clat = _arr(demand_lon), _arr(demand_lat), _arr(cand_lon), _arr(cand_lat)
+    radius_m = float(radius_m)
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    dd, dn = nearest_distance_from_sites(dlon, dlat, net.lon, net.lat, max_distance_m=max_snap_m, return_index=True)
+    cd, cn = nearest_distance_from_sites(clon, clat, net.lon, net.lat, max_distance_m=max_snap_m, return_index=True)
+    routable = np.flatnonzero(dn >= 0)
+    cands = np.flatnonzero((cn >= 0) & (cd <= radius_m))
+    if routable.size == 0 or cands.size == 0:
+        return empty
+    by_node = routable[np.argsort(dn[routable], kind="stable")]  # demand grouped by its node
+    nodes, start = np.unique(dn[by_node], return_index=True)
+    count = np.diff(np.r_[start, by_node.size])
+    out = []
+    for k in range(0, cands.size, int(batch)):
+        cb = cands[k:k + int(batch)]
+        reach = dijkstra(net.matrix, directed=True, indices=cn[cb], limit=radius_m)[:, nodes] + cd[cb][:, None]
+        r, u = np.nonzero(reach <= radius_m)
+        n_at = count[u]
+        first = np.repeat(start[u] - np.cumsum(np.r_[0, n_at[:-1]]), n_at) + np.arange(int(n_at.sum()))
+        di = by_node[first]
+        rr = np.repeat(r, n_at)
+        dist = np.repeat(reach[r, u], n_at) + dd[di]
+        keep = dist <= radius_m
+        out.append((di[keep], cb[rr[keep]], dist[keep]))
+    if not out:
+        return empty
+    return tuple(np.concatenate(v) for v in zip(*out))
+

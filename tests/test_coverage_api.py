@@ -176,6 +176,21 @@ def test_walking_coverage_end_to_end(engine, db_url, data_dir, server_factory, c
     wide = json.loads(r.stdout)["totals"]  # the snap threshold is the planner's to set
     assert wide["points_non_routable"] == int((~routable3).sum()) < cli["totals"]["points_non_routable"]
     assert wide["demand_covered"] == pytest.approx(float(w[np.isfinite(best3)].sum()), abs=1e-6)
+    # walking suggestions: the best single new station gains exactly the most walk-uncovered workers
+    from geo.planning import candidate_arrays
+    from geo.walk import pairs_from_network
+    with engine.connect() as conn:
+        clon, clat, _, _, cap = candidate_arrays(conn)  # a pick's gain is capped by its capacity
+    di, ci, _ = pairs_from_network(net, dlon, dlat, clon, clat, radius_m=1200.0, max_snap_m=100.0)
+    new = ~covered[di]
+    reach = np.bincount(ci[new], weights=w[di[new]], minlength=clon.size)
+    best_gain = np.fmin(reach, cap).max()
+    assert np.isfinite(cap).any() and best_gain < reach.max()  # the caps bind here
+    r = run(db_url, "suggest", "--count", "1", "--radius", "1200", "--mode", "walk", "--network", pbf, "--json")
+    assert r.returncode == 0, r.stderr
+    sug = json.loads(r.stdout)
+    assert sug["mode"] == "walk" and sug["base_coverage_rate"] == pytest.approx(cli["totals"]["coverage_rate"], abs=1e-6)
+    assert sug["suggestions"][0]["gain"] == pytest.approx(best_gain, abs=1e-6) and best_gain > 0
     r = run(db_url, "coverage", "--mode", "walk", "--network", data_dir / "demand.csv")
     assert r.returncode == 1 and "could not read demand.csv as an OpenStreetMap .osm.pbf extract" in r.stderr
     with server_factory(db_url, network_dir=str(data_dir)) as srv:
@@ -184,6 +199,9 @@ def test_walking_coverage_end_to_end(engine, db_url, data_dir, server_factory, c
         api = c.get("/api/coverage", params=walk).json()
         assert api["totals"] == cli["totals"] and api["areas"] == cli["areas"]
         assert c.get("/api/coverage", params=walk | {"max_snap": 300}).json()["totals"] == wide
+        fc = c.get("/api/coverage/suggestions", params=walk | {"count": 3}).json()
+        assert fc["mode"] == "walk" and fc["features"][0]["properties"]["gain"] <= best_gain + 1e-6
+        assert fc["base_coverage_rate"] == sug["base_coverage_rate"]
         for snap in (0, -5, "nan", 1e9):
             bad = c.get("/api/coverage/gaps", params=walk | {"max_snap": snap})
             assert bad.status_code == 422 and "max_snap" in bad.text, snap
@@ -194,7 +212,7 @@ def test_walking_coverage_end_to_end(engine, db_url, data_dir, server_factory, c
         # only .osm.pbf files inside YIZHAN_NETWORK_DIR: never another file of the server's
         for name in ("/etc/passwd", "../data/streets.osm.pbf/../../pyproject.toml", "demand.csv",
                      "nope.osm.pbf", "."):
-            for path in ("/api/coverage", "/api/coverage/gaps"):
+            for path in ("/api/coverage", "/api/coverage/gaps", "/api/coverage/suggestions"):
                 bad = c.get(path, params=walk | {"network": name})
                 assert bad.status_code == 422 and "network directory" in bad.json()["detail"], (path, name)
     junk = tmp_path / "nets"

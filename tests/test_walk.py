@@ -100,3 +100,22 @@ def test_no_sites(graph, points):
     _, dx, dy, _, _ = points
     covered, walk, routable = walk_coverage_from_sites(graph, dx, dy, [], [], radius_m=800)
     assert not covered.any() and np.isinf(walk).all() and routable[:-3].mean() > 0.9
+
+
+def test_pairs_from_network_equal_networkx(graph, points):
+    """Every (demand, candidate) pair within R on foot, with its distance, as per-candidate networkx."""
+    from geo.walk import pairs_from_network
+
+    net, dx, dy, sx, sy = points
+    di, ci, dist = pairs_from_network(net, dx, dy, sx, sy, radius_m=800, max_snap_m=100, batch=4)
+    got = {(int(d), int(c)): v for d, c, v in zip(di, ci, dist)}
+    assert len(got) == di.size  # each pair once
+    expect = {}
+    for c in range(sx.size):
+        best, _ = reference(graph, net, dx, dy, sx[c:c + 1], sy[c:c + 1], 800.0, 100.0)
+        expect.update({(int(d), c): best[d] for d in np.flatnonzero(np.isfinite(best))})
+    assert got.keys() == expect.keys() and len(expect) > 100
+    assert all(abs(got[k] - expect[k]) < 1e-6 for k in expect)
+    # the union over candidates is walking coverage by all of them
+    cov, _, _ = walk_coverage_from_sites(net, dx, dy, sx, sy, radius_m=800, max_snap_m=100)
+    assert np.array_equal(np.isin(np.arange(dx.size), di), cov)

@@ -69,13 +69,19 @@ def gaps(conn: ConnDep, settings: SettingsDep, radius: Radius = 1000.0, kind: st
 
 
 @router.get("/api/coverage/suggestions", response_class=GeoJSON)
-def coverage_suggestions(conn: ConnDep, count: Annotated[int, Query(ge=1, le=200)] = 5, radius: Radius = 1000.0,
-                         kind: str | None = None, method: Literal["auto", "greedy", "exact"] = "auto"):
-    """Proposed sites in order, each with ``gain`` and ``cumulative_coverage_rate``."""
-    r = suggestions(conn, count=count, radius_m=radius, method=method, **{"kind": _filters(conn, kind, None, None)["kind"]})
+def coverage_suggestions(conn: ConnDep, settings: SettingsDep, count: Annotated[int, Query(ge=1, le=200)] = 5,
+                         radius: Radius = 1000.0, kind: str | None = None,
+                         method: Literal["auto", "greedy", "exact"] = "auto",
+                         mode: Literal["straight", "walk"] = "straight", network: NetworkName = None,
+                         max_snap: MaxSnap = 100.0):
+    """Proposed sites in order, each with ``gain`` and ``cumulative_coverage_rate``; ``mode=walk``:
+    gains by walking distance on ``network``."""
+    r = suggestions(conn, count=count, radius_m=radius, method=method, mode=mode,
+                    network=params.network_param(network, settings.network_dir), max_snap_m=max_snap,
+                    **{"kind": _filters(conn, kind, None, None)["kind"]})
     feats = [feature({"type": "Point", "coordinates": [p["lon"], p["lat"]]},
                      {k: v for k, v in p.items() if k not in ("lon", "lat")}) for p in r["suggestions"]]
-    return GeoJSON(collection(feats, method=r["method"], bound=r["bound"], source=r["source"],
+    return GeoJSON(collection(feats, method=r["method"], bound=r["bound"], source=r["source"], mode=r["mode"],
                               base_coverage_rate=r["base_coverage_rate"], total_demand=r["total_demand"]))
 
 
