@@ -144,28 +144,36 @@ def import_sites_cmd(file: Path, kind: Annotated[Optional[str], typer.Option(hel
         fail(e)
 
 
+UPSERT_HELP = "update the stored {} whose code is in the file, add the others"
+REPLACE_HELP = "make the file the whole set: delete every stored {}, then load the file"
+
+
 @import_app.command("demand")
 def import_demand_cmd(file: Path, crs: CrsOpt = None,
-                      replace: Annotated[bool, typer.Option("--replace", help="drop the demand points loaded before")] = False,
+                      upsert: Annotated[bool, typer.Option("--upsert", help=UPSERT_HELP.format("demand points"))] = False,
+                      replace: Annotated[bool, typer.Option("--replace", help=REPLACE_HELP.format("demand points"))] = False,
                       dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
-    """Load outdoor-worker demand points (weight = workers there, default 1)."""
+    """Load outdoor-worker demand points (weight = workers there, default 1), keyed by code/编号."""
     from geo.import_points import import_demand
     try:
         with progress_bar("demand") as cb:
-            show_report(import_demand(engine(), file, crs=crs, replace=replace, dry_run=dry_run, progress=cb))
+            show_report(import_demand(engine(), file, crs=crs, upsert=upsert, replace=replace,
+                                      dry_run=dry_run, progress=cb))
     except YizhanError as e:
         fail(e)
 
 
 @import_app.command("candidates")
 def import_candidates_cmd(file: Path, crs: CrsOpt = None,
-                          replace: Annotated[bool, typer.Option("--replace", help="drop the candidates loaded before")] = False,
+                          upsert: Annotated[bool, typer.Option("--upsert", help=UPSERT_HELP.format("candidates"))] = False,
+                          replace: Annotated[bool, typer.Option("--replace", help=REPLACE_HELP.format("candidates"))] = False,
                           dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
-    """Load candidate places for new stations."""
+    """Load candidate places for new stations, keyed by code/编号."""
     from geo.import_points import import_candidates
     try:
         with progress_bar("candidates") as cb:
-            show_report(import_candidates(engine(), file, crs=crs, replace=replace, dry_run=dry_run, progress=cb))
+            show_report(import_candidates(engine(), file, crs=crs, upsert=upsert, replace=replace,
+                                          dry_run=dry_run, progress=cb))
     except YizhanError as e:
         fail(e)
 

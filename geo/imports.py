@@ -38,13 +38,15 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    removed: int | None = None  # rows of the whole set replaced (``--replace``), else None
     dry_run: bool = False
     warnings: list[Problem] = field(default_factory=list)
 
     def summary(self) -> str:
         verb = "would import" if self.dry_run else "imported"
         s = (f"{Path(self.path).name}: {verb} {self.rows} {self.what} rows — "
-             f"{self.created} new, {self.updated} updated, {self.unchanged} unchanged")
+             f"{self.created} new, {self.updated} updated, {self.unchanged} unchanged"
+             + (f", {self.removed} removed" if self.removed is not None else ""))
         return s + (f", {len(self.warnings)} warning(s)" if self.warnings else "")
 
 

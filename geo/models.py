@@ -79,25 +79,27 @@ site_history = sa.Table(
 demand = sa.Table(
     "demand", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("code", sa.String(64)),
+    sa.Column("code", sa.String(64), nullable=False),  # unique (index uq_demand_code, migration 0002)
     sa.Column("name", sa.String(256)),
     sa.Column("category", sa.String(64), nullable=False, server_default="other"),
     sa.Column("weight", sa.Float, nullable=False, server_default="1"),
     sa.Column("lon", sa.Float, nullable=False),
     sa.Column("lat", sa.Float, nullable=False),
     sa.Column("geom", Geometry("POINT", srid=4326, spatial_index=True), nullable=False),
+    sa.Index("uq_demand_code", "code", unique=True),
 )
 
 candidates = sa.Table(
     "candidates", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("code", sa.String(64)),
+    sa.Column("code", sa.String(64), nullable=False),  # unique (index uq_candidates_code, migration 0002)
     sa.Column("name", sa.String(256)),
     sa.Column("category", sa.String(64)),
     sa.Column("capacity", sa.Float),
     sa.Column("lon", sa.Float, nullable=False),
     sa.Column("lat", sa.Float, nullable=False),
     sa.Column("geom", Geometry("POINT", srid=4326, spatial_index=True), nullable=False),
+    sa.Index("uq_candidates_code", "code", unique=True),
 )
 
 tokens = sa.Table(
