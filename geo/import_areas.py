@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import shapely
@@ -95,7 +96,7 @@ def import_areas(engine: sa.Engine, path: str | Path, *, level: str, crs: str | 
     _raise_if_errors(problems)
     with engine.connect() as conn, conn.begin() as trans:
         lookup = AreaLookup.load(conn)
-        existing = dict(conn.execute(sa.select(areas.c.code, areas.c.id)).all())
+        existing = _stored_areas(conn)
         for k, r in enumerate(recs):
             parent_id = None
             if level == "community":
@@ -113,8 +114,11 @@ def import_areas(engine: sa.Engine, path: str | Path, *, level: str, crs: str | 
                                                       "community lies in no loaded street", "warning"))
             vals = dict(level=level, code=r["code"], name=r["name"], parent_id=parent_id,
                         source=Path(path).name, geom=f"SRID=4326;{r['geom'].wkt}")
-            if r["code"] in existing:
-                conn.execute(areas.update().where(areas.c.id == existing[r["code"]]).values(**vals))
+            old = existing.get(r["code"])
+            if old is not None and _same_area(old, level, r, parent_id):
+                report.unchanged += 1
+            elif old is not None:
+                conn.execute(areas.update().where(areas.c.id == old.id).values(**vals))
                 report.updated += 1
             else:
                 conn.execute(areas.insert().values(**vals))
@@ -127,6 +131,28 @@ def import_areas(engine: sa.Engine, path: str | Path, *, level: str, crs: str | 
         if dry_run:
             trans.rollback()
     return report
+
+
+#: Largest vertex difference (degrees, ~0.1 mm) of a geometry that counts as unchanged: the
+#: database stores what it is given, but WKT text and the backends' own formats may move the
+#: last bits of a coordinate; a real edit of a boundary moves it by metres.
+SAME_GEOMETRY_DEG = 1e-9
+
+
+def _stored_areas(conn: sa.Connection) -> dict:
+    """``code -> row`` (id, level, name, parent_id, geom as shapely) of every stored area."""
+    from geoalchemy2.shape import to_shape
+
+    rows = conn.execute(sa.select(areas.c.code, areas.c.id, areas.c.level, areas.c.name,
+                                  areas.c.parent_id, areas.c.geom)).all()
+    return {r.code: SimpleNamespace(**dict(r._mapping, geom=to_shape(r.geom))) for r in rows}
+
+
+def _same_area(old, level: str, rec: dict, parent_id: int | None) -> bool:
+    """Whether a file's area equals the stored one: level, name, parent, and the same
+    vertices in the same order within :data:`SAME_GEOMETRY_DEG`."""
+    return ((old.level, old.name, old.parent_id) == (level, rec["name"], parent_id)
+            and shapely.equals_exact(old.geom, rec["geom"], tolerance=SAME_GEOMETRY_DEG))
 
 
 def replace_sites(conn: sa.Connection) -> int:

@@ -72,17 +72,18 @@ def _set_codes(table, rows: list[dict], problems: list[Problem]) -> None:
         problems.append(table.problem(None, "code", "no code/编号 column: codes were generated from "
                                       "name and point", "warning"))
     seen: dict[str, list[int]] = {}
+    found = []  # (row, message), reported row by row
     for i, r in enumerate(rows):
         if r["code"] is None:
-            problems.append(table.problem(i, "code", "the code/编号 is empty"))
+            found.append((i, "the code/编号 is empty"))
         elif r["lon"] == r["lon"]:  # a row without a point has no generated code to compare
             seen.setdefault(r["code"], []).append(i)
     for code, where in seen.items():
         for i in where if len(where) > 1 else ():
             others = ", ".join(str(table.row_number(j)) for j in where if j != i)
-            message = (f"same name and point as row {others} and no code/编号: merge the rows or give "
-                       "each a code" if generated else f"duplicate code {code!r} (also row {others})")
-            problems.append(table.problem(i, "code", message))
+            found.append((i, f"same name and point as row {others} and no code/编号: merge the rows or "
+                             "give each a code" if generated else f"duplicate code {code!r} (also row {others})"))
+    problems += [table.problem(i, "code", m) for i, m in sorted(found, key=lambda f: f[0])]
 
 
 def _existing(conn, tbl: sa.Table, num_field: str) -> dict[str, tuple]:

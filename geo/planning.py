@@ -300,7 +300,9 @@ def candidate_arrays(conn: sa.Connection, path: str | None = None):
                 problems.append(table.problem(i, "capacity", str(e)))
         _raise_if_errors(problems)
         names = [table.cell(i, "name") or table.cell(i, "code") for i in range(len(table.frame))]
-        codes = [table.cell(i, "code") for i in range(len(table.frame))]
+        from geo.import_points import point_code  # the code the file would get if imported
+        codes = [table.cell(i, "code") or point_code(table.cell(i, "name") or None, lon[i], lat[i])
+                 for i in range(len(table.frame))]
         cap = np.array([np.nan if c is None else c for c in cap], dtype="float64")
         return lon, lat, codes, names, cap
     rows = conn.execute(sa.select(candidates).order_by(candidates.c.id)).all()
