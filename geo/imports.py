@@ -192,7 +192,8 @@ def import_sites(engine: sa.Engine, path: str | Path, *, kind: str | None = None
     problems += matching
     frame["lon"], frame["lat"], frame["src_crs"] = lon, lat, str(spec)
     _checks(table, frame, ids, existing, lookup, spec, crs_given=bool(crs or table.file_crs),
-            problems=problems, day=import_day)
+            problems=problems, day=f"the import day, {effective_on}" if effective_on == import_day
+            else f"--effective-on, {effective_on}")
     placement = _placement(lookup, table, lon, lat, frame, problems)
     outside_streets(table, frame, placement[:, 0], lookup, problems)
     _near_duplicates(table, frame, existing, problems, within_m=near_duplicate_m)
