@@ -130,8 +130,10 @@ def import_sites_cmd(file: Path, kind: Annotated[Optional[str], typer.Option(hel
                      crs: CrsOpt = None,
                      dry_run: Annotated[bool, typer.Option("--dry-run", help="check and report, write nothing")] = False,
                      upsert: Annotated[bool, typer.Option("--upsert", help="update existing sites by code")] = False,
-                     effective_on: Annotated[Optional[str], typer.Option("--effective-on", help="date the changes take effect (default today)")] = None) -> None:
-    """Load sites; all rows or none."""
+                     effective_on: Annotated[Optional[str], typer.Option("--effective-on", help="date the changes take effect (default today)")] = None,
+                     status: Annotated[Optional[str], typer.Option("--status", help="status of new rows with no status and no opening date (open, planned, …)")] = None,
+                     opened_on: Annotated[Optional[str], typer.Option("--opened-on", help="opening date of new rows without one (such rows are open unless their status says otherwise)")] = None) -> None:
+    """Load sites; all rows or none. Rows match existing sites by code, else by kind and name."""
     from geo.imports import import_sites
     if effective_on and not upsert:
         raise typer.BadParameter("--effective-on goes with --upsert", param_hint="--effective-on")
@@ -139,6 +141,7 @@ def import_sites_cmd(file: Path, kind: Annotated[Optional[str], typer.Option(hel
         with progress_bar("sites") as cb:
             show_report(import_sites(engine(), file, kind=kind, crs=crs, dry_run=dry_run, upsert=upsert,
                                      effective_on=parse_day(effective_on, "--effective-on"),
+                                     status=status, opened_on=parse_day(opened_on, "--opened-on"),
                                      actor="cli", progress=cb))
     except YizhanError as e:
         fail(e)

@@ -21,7 +21,9 @@ from geo import sites as sitesmod
 from geo._io import read_table
 from geo.areas import AreaLookup
 from geo.errors import InputError, Problem
-from geo.models import sites
+from geo.import_checks import (area_fit_warning, crs_offset_problem, default_warnings,
+                               outside_streets)
+from geo.import_match import auto_codes, existing_sites, match_rows, row_kinds, same_name_other_kind
 from geo.records import convert_points, records_at, site_records
 from geo.vocab import Vocabulary
 
@@ -123,41 +125,6 @@ def _near_duplicates(table, frame: pd.DataFrame, existing: pd.DataFrame, problem
                                           f"{names[b]!r} ({other}): a duplicate?", "warning"))
 
 
-def _code_problems(table, codes: np.ndarray, existing: pd.DataFrame, *, upsert: bool,
-                   problems) -> np.ndarray:
-    """Duplicate codes in the file (errors) and, without ``upsert``, codes already in the
-    database (errors). Returns which rows update an existing site."""
-    s = pd.Series(codes)
-    found = []
-    dup = s.duplicated(keep=False).to_numpy() & s.notna().to_numpy()
-    for code, rows in s[dup].groupby(s[dup]).indices.items():
-        rows = np.flatnonzero(dup)[rows]
-        for i in rows:
-            others = [table.row_number(j) for j in rows[:6] if j != i][:5]
-            found.append((i, f"duplicate code {code!r} (also row {', '.join(map(str, others))})"))
-    old = s.isin(existing["code"]).to_numpy()
-    if not upsert:
-        found += [(i, f"code {codes[i]!r} already exists (use --upsert to update existing sites)")
-                  for i in np.flatnonzero(old)]
-    for i, message in sorted(found, key=lambda f: f[0]):
-        problems.append(table.problem(int(i), "code", message))
-    return old
-
-
-def _auto_codes(frame: pd.DataFrame) -> list[str]:
-    """Codes for a file without a code column, from kind, name and point."""
-    import hashlib
-
-    return ["AUTO-" + hashlib.sha1(f"{k}|{nm}|{x:.6f}|{y:.6f}".encode()).hexdigest()[:10].upper()
-            for k, nm, x, y in zip(frame["kind"], frame["name"], frame["lon"], frame["lat"])]
-
-
-def _existing_sites(conn) -> pd.DataFrame:
-    """Code, id, name and point of every site in the database (one query)."""
-    rows = conn.execute(sa.select(sites.c.code, sites.c.id, sites.c.name, sites.c.lon, sites.c.lat)).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=["code", "id", "name", "lon", "lat"])
-
-
 def _effective_groups(rec: dict, diff_fields: list[str], default: dt.date) -> dict:
     """When each changed field takes effect: dated columns move status changes."""
     groups: dict[dt.date, list[str]] = {}
@@ -171,19 +138,41 @@ def _effective_groups(rec: dict, diff_fields: list[str], default: dt.date) -> di
     return dict(sorted(groups.items()))
 
 
+#: Tracked fields an update takes from the file only when their cell is filled (column).
+_CELL_OF = {"kind": "kind", "level": "level", "status": "status", "name": "name", "address": "address",
+            "services": "services", "opening_hours": "opening_hours", "phone": "phone",
+            "capacity": "capacity", "host_org": "host_org", "operator": "operator",
+            "opened_on": "opened_on", "closed_on": "closed_on", "declared_street": "street",
+            "declared_community": "community"}
+
+
+def _filled(table) -> dict[str, np.ndarray]:
+    """Per tracked field, the rows whose file gives it (``location``/``src_crs``: every row)."""
+    n = len(table.frame)
+    out = {f: (table.frame[c].to_numpy(dtype=object) != "") if c in table.frame.columns
+           else np.zeros(n, dtype=bool) for f, c in _CELL_OF.items()}
+    out["location"] = out["src_crs"] = np.ones(n, dtype=bool)
+    return out
+
+
 def import_sites(engine: sa.Engine, path: str | Path, *, kind: str | None = None,
                  crs: str | None = None, dry_run: bool = False, upsert: bool = False,
-                 effective_on: dt.date | None = None, actor: str = "cli",
+                 effective_on: dt.date | None = None, status: str | None = None,
+                 opened_on: dt.date | None = None, actor: str = "cli",
                  near_duplicate_m: float = 20.0, progress: Progress | None = None) -> ImportReport:
     """Import sites from a file. See the module docstring for the all-or-nothing rule.
 
     Checks run column by column over the whole file (:func:`geo.records.site_records`)
-    and new sites go in with one bulk write (:func:`geo.sites.create_sites`); sites whose
-    code exists are compared with their replayed history (read in a few queries) and only
-    the changed ones are updated, one by one, with ``upsert``. ``near_duplicate_m <= 0`` turns
-    the near-duplicate warning off.
+    and new sites go in with one bulk write (:func:`geo.sites.create_sites`). Rows match
+    existing sites by code, else by kind and exact name (:mod:`geo.import_match`); with
+    ``upsert`` a matched row is compared with the site's replayed history and only the
+    fields its file fills that changed are updated (an empty cell keeps the stored value).
+    ``status`` / ``opened_on`` (``--status`` / ``--opened-on``) fill the empty cells of new
+    rows; a new row with neither a status nor an opening date is an error.
+    ``near_duplicate_m <= 0`` turns the near-duplicate warning off.
     """
-    effective_on = effective_on or dt.date.today()
+    import_day = dt.date.today()
+    effective_on = effective_on or import_day
     table = read_table(path)
     n = len(table.frame)
     report = ImportReport(str(path), "site", rows=n, dry_run=dry_run)
@@ -192,58 +181,97 @@ def import_sites(engine: sa.Engine, path: str | Path, *, kind: str | None = None
         raise InputError([table.problem(None, None, "the file has a header but no data rows")])
     with engine.connect() as conn:
         vocab = Vocabulary.load(conn)
-        if kind:
-            try:
-                kind = vocab.resolve("kind", kind)
-            except ValueError as e:
-                raise InputError([Problem(Path(path).name, None, "--kind", str(e))]) from None
+        kind, status = (_option(vocab, d, v, path) for d, v in (("kind", kind), ("status", status)))
         lookup = AreaLookup.load(conn)
-        existing = _existing_sites(conn)
+        existing = existing_sites(conn)
     lon, lat, spec = convert_points(table, crs, problems)
-    frame = site_records(table, vocab, kind=kind, problems=problems)
+    matching: list[Problem] = []  # reported after the cells' own problems
+    ids = match_rows(table, row_kinds(table, vocab, kind), existing, upsert=upsert, kind=kind,
+                     problems=matching)
+    is_old = ids >= 0
+    frame = site_records(table, vocab, kind=kind, problems=problems, status=status,
+                         opened_on=opened_on, updating=is_old)
+    problems += matching
     frame["lon"], frame["lat"], frame["src_crs"] = lon, lat, str(spec)
-    if "code" not in table.frame.columns:
-        frame["code"] = _auto_codes(frame)
-        problems.append(table.problem(None, "code", "no code/编号 column: codes were generated "
-                                      "from kind, name and point", "warning"))
-    is_old = _code_problems(table, frame["code"].to_numpy(dtype=object), existing, upsert=upsert,
-                            problems=problems)
+    _checks(table, frame, ids, existing, lookup, spec, crs_given=bool(crs or table.file_crs),
+            problems=problems, day=f"the import day, {effective_on}" if effective_on == import_day
+            else f"--effective-on, {effective_on}")
     placement = _placement(lookup, table, lon, lat, frame, problems)
+    outside_streets(table, frame, placement[:, 0], lookup, problems)
     _near_duplicates(table, frame, existing, problems, within_m=near_duplicate_m)
     _raise_if_errors(problems)
     report.warnings = problems
     if progress:
         progress(n, n * 2)
-    new, old = np.flatnonzero(~is_old), np.flatnonzero(is_old)
-    existing_id = dict(zip(existing["code"], existing["id"]))
-    source = f"import {Path(path).name}"
     with engine.connect() as conn, conn.begin() as trans:
-        if new.size:
-            states = frame if new.size == n else frame.iloc[new].reset_index(drop=True)
-            sitesmod.create_sites(conn, states, effective_on=effective_on, actor=actor, source=source,
-                                  placement=placement[new])
-        report.created = new.size
-        codes = frame["code"].to_numpy(dtype=object)
-        history = sitesmod.history_rows_by_site(conn, [existing_id[codes[i]] for i in old.tolist()])
-        for k, (i, rec) in enumerate(zip(old.tolist(), records_at(frame, old))):
-            sid = int(existing_id[rec["code"]])
-            state = sitesmod.state_from_record(rec)
-            cur = sitesmod.replay(history[sid])
-            diff = [f for f in sitesmod.TRACKED if state.get(f) != cur.get(f)]
-            try:
-                for when, fields in _effective_groups(rec, diff, effective_on).items():
-                    sitesmod.update_site(conn, sid, {f: state[f] for f in fields}, effective_on=when,
-                                         actor=actor, source=f"{source} row {table.row_number(i)}",
-                                         placement=tuple(None if a < 0 else int(a) for a in placement[i]))
-            except InputError as e:
-                problems.append(table.problem(i, e.problems[0].field, e.problems[0].message))
-            report.updated += bool(diff)
-            report.unchanged += not diff
-            if progress and k % 500 == 0:
-                progress(n + new.size + k, n * 2)
+        report.created = _create(conn, frame, ~is_old, placement, effective_on, actor, path)
+        _update(conn, table, frame, ids, placement, effective_on, actor, path, report, problems, progress)
         _raise_if_errors(problems)  # rolls the transaction back
         if dry_run:
             trans.rollback()
     if progress:
         progress(n * 2, n * 2)
     return report
+
+
+def _option(vocab: Vocabulary, domain: str, value: str | None, path) -> str | None:
+    """A ``--kind`` / ``--status`` value as its code."""
+    try:
+        return vocab.resolve(domain, value) if value else None
+    except ValueError as e:
+        raise InputError([Problem(Path(path).name, None, f"--{domain}", str(e))]) from None
+
+
+def _checks(table, frame, ids, existing, lookup, spec, *, crs_given, problems, day) -> None:
+    """Codes of the rows, the coordinate system against stored sites and areas, loud defaults."""
+    new = ids < 0
+    codes = np.array(frame["code"], dtype=object)
+    if "code" not in table.frame.columns:
+        codes[~new] = existing.set_index("id").loc[ids[~new], "code"].to_numpy(dtype=object)
+        if new.any():
+            codes[new] = auto_codes(frame[new])
+            problems.append(table.problem(None, "code", (
+                f"no code/编号 column: codes were generated for {new.sum()} new site(s) from kind, name "
+                "and point; a later --upsert of this file finds them by kind and name"), "warning"))
+        frame["code"] = codes
+    lon, lat = (frame[c].to_numpy(dtype="float64") for c in ("lon", "lat"))
+    p = crs_offset_problem(table, lon, lat, spec, ids, existing)
+    if p is None and not (~new).any():
+        p = area_fit_warning(table, lon, lat, spec, lookup, crs_given=crs_given)
+    problems += [p] if p else []
+    default_warnings(table, frame, new, day, problems)
+    same_name_other_kind(table, frame, existing, new, problems)
+
+
+def _create(conn, frame, new: np.ndarray, placement, effective_on, actor, path) -> int:
+    rows = np.flatnonzero(new)
+    if rows.size:
+        states = frame if rows.size == len(frame) else frame.iloc[rows].reset_index(drop=True)
+        sitesmod.create_sites(conn, states, effective_on=effective_on, actor=actor,
+                              source=f"import {Path(path).name}", placement=placement[rows])
+    return int(rows.size)
+
+
+def _update(conn, table, frame, ids, placement, effective_on, actor, path, report, problems,
+            progress) -> None:
+    """Rows that match existing sites: only filled fields that changed, each on its date."""
+    old = np.flatnonzero(ids >= 0)
+    filled = _filled(table)
+    history = sitesmod.history_rows_by_site(conn, ids[old].tolist())
+    n = len(frame)
+    for k, (i, rec) in enumerate(zip(old.tolist(), records_at(frame, old))):
+        sid = int(ids[i])
+        state = sitesmod.state_from_record(rec)
+        cur = sitesmod.replay(history[sid])
+        diff = [f for f in sitesmod.TRACKED if filled[f][i] and state.get(f) != cur.get(f)]
+        try:
+            for when, fields in _effective_groups(rec, diff, effective_on).items():
+                sitesmod.update_site(conn, sid, {f: state[f] for f in fields}, effective_on=when,
+                                     actor=actor, source=f"import {Path(path).name} row {table.row_number(i)}",
+                                     placement=tuple(None if a < 0 else int(a) for a in placement[i]))
+        except InputError as e:
+            problems.append(table.problem(i, e.problems[0].field, e.problems[0].message))
+        report.updated += bool(diff)
+        report.unchanged += not diff
+        if progress and k % 500 == 0:
+            progress(n + k, n * 2)

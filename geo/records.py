@@ -179,8 +179,14 @@ RECORD_FIELDS = ("code", "name", "kind", "level", "status", "services", "opening
                  "declared_street", "declared_community")
 
 
-def site_records(table, vocab: Vocabulary, *, kind: str | None,
-                 problems: list[Problem]) -> pd.DataFrame:
+#: The error of a new row with neither a status nor an opening date (nor ``--status``).
+NO_STATUS = ("no status: the row has no status/状态 and no opened_on/建成日期; fill them in, "
+             "or give --status (e.g. --status open) for rows without a status")
+
+
+def site_records(table, vocab: Vocabulary, *, kind: str | None, problems: list[Problem],
+                 status: str | None = None, opened_on: dt.date | None = None, updating=None,
+                 no_status: str = NO_STATUS) -> pd.DataFrame:
     """Check every row's attributes (not its point), column by column.
 
     Each distinct value of a column is resolved once (vocabulary, dates, hours, capacity)
@@ -198,6 +204,15 @@ def site_records(table, vocab: Vocabulary, *, kind: str | None,
         The ``--kind`` code, used where a row has no kind of its own.
     problems : list of Problem
         Receives one problem per bad value.
+    status, opened_on : optional
+        ``--status`` (a code) and ``--opened-on``: fill the empty status / opening-date
+        cells of rows that create sites. A new row without a status is ``open`` when it
+        has an opening date (its own or ``opened_on``), else ``status``; with neither it
+        is an error (``no_status``). ``opened_on`` fills only rows whose status is empty or
+        built/closed (a planned site has no opening date).
+    updating : numpy.ndarray of bool, optional
+        Rows that update existing sites: their empty cells stay empty (``None``: keep the
+        stored value), no default fills them and they need no kind.
 
     Returns
     -------
@@ -218,18 +233,18 @@ def site_records(table, vocab: Vocabulary, *, kind: str | None,
         found.add(np.flatnonzero(code == ""), "code", "the code/编号 is empty")
     out["name"] = cell("name")
     found.add(np.flatnonzero(out["name"] == ""), "name", "the name/名称 is empty")
-    out["kind"] = _kinds(cell("kind"), vocab, kind, found)
+    new = np.ones(n, dtype=bool) if updating is None else ~np.asarray(updating, dtype=bool)
+    out["kind"] = _kinds(cell("kind"), vocab, kind, found, new)
     for field in ("level", "status"):
         out[field] = found.each(cell(field), field, lambda v, f=field: vocab.resolve(f, v) if v else None)
     opened_text = cell("opened_on")
-    unset = pd.isna(out["status"])
-    out["status"][unset] = np.where(opened_text[unset] != "", "open", "planned")
+    out["opened_on"] = found.each(opened_text, "opened_on", parse_date)
+    _fill_status(out, opened_text, new, status, opened_on, found, no_status)
     out["services"] = found.each(cell("services"), "services",
                                  lambda v: ",".join(vocab.resolve_services(v)))
     hours = cell("opening_hours")
     found.each(hours, "opening_hours", parse_hours)
     out["opening_hours"] = _or_none(hours)
-    out["opened_on"] = found.each(opened_text, "opened_on", parse_date)
     out["closed_on"] = found.each(cell("closed_on"), "closed_on", parse_date)
     _check_dates(out["status"], out["opened_on"], out["closed_on"], found)
     out["capacity"] = found.each(cell("capacity"), "capacity", _parse_capacity)
@@ -255,13 +270,13 @@ def record_at(frame: pd.DataFrame, i: int) -> dict:
 
 
 def site_record(table, i: int, vocab: Vocabulary, *, kind: str | None,
-                problems: list[Problem]) -> dict:
+                problems: list[Problem], **options) -> dict:
     """Check one row's attributes (not its point) and return the record.
 
     Checks the whole table (see :func:`site_records`); meant for one-row tables such as
     an API request body.
     """
-    return record_at(site_records(table, vocab, kind=kind, problems=problems), i)
+    return record_at(site_records(table, vocab, kind=kind, problems=problems, **options), i)
 
 
 class _RowProblems:
@@ -306,15 +321,34 @@ def _or_none(cells: np.ndarray) -> np.ndarray:
     return out
 
 
-def _kinds(cells: np.ndarray, vocab: Vocabulary, kind: str | None, found: _RowProblems) -> np.ndarray:
-    """Each row's kind: its own ``kind`` cell, else ``--kind``; both must agree when given."""
+def _kinds(cells: np.ndarray, vocab: Vocabulary, kind: str | None, found: _RowProblems,
+           new: np.ndarray) -> np.ndarray:
+    """Each row's kind: its own ``kind`` cell, else ``--kind``; both must agree when given.
+    A row that updates a site needs none (``None``: its stored kind is kept)."""
     kinds = found.each(cells, "kind", lambda v: vocab.resolve("kind", v) if v else kind)
     if kind:
         found.add(np.flatnonzero(pd.notna(kinds) & (kinds != kind)), "kind",
                   lambda i: f"row kind {kinds[i]} disagrees with --kind {kind}")
     else:
-        found.add(np.flatnonzero(cells == ""), "kind", "no kind: give --kind or a kind/类型 column")
+        found.add(np.flatnonzero((cells == "") & new), "kind", "no kind: give --kind or a kind/类型 column")
     return kinds
+
+
+def _fill_status(out: dict, opened_text: np.ndarray, new: np.ndarray, status: str | None,
+                 opened_on: dt.date | None, found: _RowProblems, no_status: str) -> None:
+    """``--opened-on`` and ``--status`` into the empty cells of new rows (see :func:`site_records`)."""
+    st, op = out["status"], out["opened_on"]
+    if opened_on is not None:
+        dated = pd.isna(st) | np.isin(st, ["open", "suspended", "closed"])
+        op[new & (opened_text == "") & dated] = opened_on
+    unset = new & pd.isna(st)
+    st[unset & (opened_text != "")] = "open"  # a bad date is reported as such, not as "no status"
+    st[unset & (opened_text == "") & pd.notna(op)] = "open"
+    rest = new & pd.isna(st)
+    if status is not None:
+        st[rest] = status
+    else:
+        found.add(np.flatnonzero(rest), "status", no_status)
 
 
 def _check_dates(status, opened, closed, found: _RowProblems) -> None:

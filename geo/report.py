@@ -10,12 +10,14 @@ Definitions (:data:`DEFINITIONS`, copied into every report): *built* 已建成 =
 closed and reopened counts once; *upgraded* = a level change to a higher vocabulary rank;
 *closed* = a status change to ``closed``; worker-home stages: ``surveyed`` 已调研,
 ``planned``/``building`` 规划/建设中 (the sentence's 在建), ``open``/``suspended`` 已建成.
-Streets and communities are the sites' current placement (not replayed).
+Streets and communities are the sites' current placement (not replayed). When streets are
+loaded, a site outside every street is listed (``data_quality.without_street``, with why)
+but not counted in any district figure; coverage still lets it cover demand. Built sites
+without an opening date count from their import day; ``notes`` says how many there are.
 """
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 
 import numpy as np
 import orjson
@@ -24,6 +26,7 @@ import sqlalchemy as sa
 
 from geo.errors import InputError
 from geo.models import areas, demand, site_history, sites
+from geo.report_quality import data_quality, notes, outside_streets
 from geo.sites import CREATED
 from geo.vocab import Vocabulary
 
@@ -46,6 +49,8 @@ DEFINITIONS = {
     "closed_in_year": "年内撤销：本年内生效的撤销。",
     "worker_homes_by_stage": "职工之家阶段：已调研=surveyed；规划/建设中(在建)=planned、building；已建成=open、suspended。",
     "street": "街道、社区按站点当前位置所在区域统计。",
+    "outside": "已导入街道区划时，不在任何街道内的站点单独列出（数据质量明细），不计入全区合计及各表；覆盖率仍计入其服务。",
+    "undated": "未填建成日期的已建成站点，按导入日期计为建成；其数量见附注与数据质量。",
 }
 
 
@@ -130,6 +135,13 @@ class SiteHistory:
             st[f] = arr
         st.index.name = "id"
         return st
+
+    def without(self, site_ids) -> "SiteHistory":
+        """The same history without some sites."""
+        def keep(index):
+            return ~np.isin(np.asarray(index, dtype="int64"), np.asarray(list(site_ids), dtype="int64"))
+        return SiteHistory(self.base[keep(self.base.index)], self.changes[keep(self.changes.site_id)],
+                           self.meta[keep(self.meta.index)])
 
     def transitions(self, field: str) -> pd.DataFrame:
         """Real changes of a field (``site_id, eff, prev, value``); ``prev`` NaN on creation."""
@@ -234,25 +246,6 @@ def _by_area(conn, cur, built, level: str, levels, kinds) -> list[dict]:
                "built": {k: int(kc.get((c, k), 0)) for k in kinds}} for c, name, parent in rows]
 
 
-def _duplicates(df: pd.DataFrame, within_m: float) -> list[dict]:
-    from scipy.spatial import cKDTree
-
-    from geo.geodesy import distance_m, ecef
-    df = df[np.isfinite(df.lon.to_numpy())]
-    lon, lat = df.lon.to_numpy(), df.lat.to_numpy()
-    pairs = (cKDTree(ecef(lon, lat)).query_pairs(within_m, output_type="ndarray") if len(df) > 1
-             else np.empty((0, 2), dtype="int64"))
-    d = distance_m(lon[pairs[:, 0]], lat[pairs[:, 0]], lon[pairs[:, 1]], lat[pairs[:, 1]])
-    names, codes = df["name"].to_numpy(), df["code"].to_numpy()
-    out = []
-    for (a, b), m in zip(pairs, d):
-        sm = difflib.SequenceMatcher(None, names[a], names[b])
-        if m <= within_m and sm.real_quick_ratio() >= 0.6 and sm.quick_ratio() >= 0.6 and sm.ratio() >= 0.6:
-            out.append({"code": codes[a], "name": names[a], "other_code": codes[b],
-                        "other_name": names[b], "distance_m": round(float(m), 1)})
-    return sorted(out, key=lambda e: (e["code"], e["other_code"]))
-
-
 def _coverage(conn, cur, built, radius_m: float) -> dict | None:
     from geo.coverage import covered_from_sites
     rows = conn.execute(sa.select(demand.c.lon, demand.c.lat, demand.c.weight)).all()
@@ -307,7 +300,11 @@ def annual_report(conn: sa.Connection, *, year: int, as_of: dt.date | None = Non
     start, prev_date = _days(dt.date(year, 1, 1)), dt.date(year - 1, 12, 31)
     vocab = Vocabulary.load(conn)
     hist = SiteHistory.load(conn, until=as_of)
-    cur = hist.frame(as_of)
+    full = hist.frame(as_of)
+    outside = outside_streets(conn, full)  # listed, not counted in the district's figures
+    if outside["excluded"]:
+        hist = hist.without(outside["ids"])
+    cur = full[~full.id.isin(outside["ids"] if outside["excluded"] else [])].reset_index(drop=True)
     cur["level"] = cur.level.fillna(NO_LEVEL)
     built = cur.status.isin(BUILT)
     kinds = _order(vocab, "kind", cur.kind)
@@ -378,14 +375,9 @@ def annual_report(conn: sa.Connection, *, year: int, as_of: dt.date | None = Non
         for sec, kind, lv, stage, label in items]}
     r["worker_homes_by_stage"] = [{"stage": c, "stage_zh": zh, "statuses": list(sts),
                                    "count": now["stages"][c]} for c, zh, sts in STAGES]
-    r["coverage"] = _coverage(conn, cur, built, radius_m) if radius_m else None
-    active = ids[ids.status != "closed"]
-    no_hours = built.to_numpy() & ids.opening_hours.fillna("").astype(str).str.strip().eq("").to_numpy()
-    dups = _duplicates(active, duplicate_m)
-    r["data_quality"] = {k: {"count": len(v), "sites": _entries(ids, v)} for k, v in (
-        ("without_street", active.index[active.street.isna()]), ("missing_opening_hours", ids.index[no_hours]))}
-    r["data_quality"]["suspected_duplicates"] = {"count": len(dups), "within_m": duplicate_m,
-                                                 "pairs": dups[:LIST_LIMIT]}
+    r["coverage"] = _coverage(conn, full, full.status.isin(BUILT), radius_m) if radius_m else None
+    r["data_quality"] = data_quality(ids, built, outside, duplicate_m, _entries)
+    r["notes"] = notes(r["data_quality"], outside)
     r["cumulative_by_year"] = []
     for y in range(_date(hist.base.eff.min()).year if len(hist.base) else year, year + 1):
         d = as_of if y == year else dt.date(y, 12, 31)

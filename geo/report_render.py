@@ -138,7 +138,7 @@ def tables(r: dict) -> list[Table]:
     kd_h = [f"{L['kind'][k]}合计" if k == "love_station" else L["kind"][k] for k in kinds]
     out = [
         Table("totals", "总量", f"截至{_when(r)}已建成站点（按类型）", ["类型", "已建成"],
-              [[row["kind_zh"], row["built"]] for row in r["totals"]]),
+              [[row["kind_zh"], row["built"]] for row in r["totals"]], "；".join(r.get("notes") or [])),
         Table("by_level", "按级别", "已建成爱心驿站（按级别）", ["级别", "已建成"],
               [[row["level_zh"], row["built"]] for row in r["by_level"]]),
         Table("by_status", "按状态", "站点（按状态）", ["类型"] + [L["status"][s] for s in statuses] + ["合计"],
@@ -182,9 +182,9 @@ def tables(r: dict) -> list[Table]:
                           ["覆盖人数", cov["covered_weight"]], ["覆盖率", cov["coverage_rate"]]]))
     dq = r["data_quality"]
     names = {"without_street": "未落入任何街道", "missing_opening_hours": "已建成但缺开放时间",
+             "undated_built": "已建成但未填建成日期（按导入日期计）",
              "suspected_duplicates": f"疑似重复（{dq['suspected_duplicates']['within_m']:g} 米内名称相近）"}
-    detail = [[names[k], s["code"], s["name"], ""] for k in ("without_street", "missing_opening_hours")
-              for s in dq[k]["sites"]]
+    detail = [[names[k], s["code"], s["name"], s.get("why", "")] for k in list(names)[:3] for s in dq[k]["sites"]]
     detail += [[names["suspected_duplicates"], p["code"], p["name"],
                 f"与 {p['other_code']} {p['other_name']} 相距 {p['distance_m']:g} 米"]
                for p in dq["suspected_duplicates"]["pairs"]]

@@ -42,7 +42,8 @@ def _check(conn, data: dict, crs: str | None) -> tuple[dict, tuple]:
     problems: list[Problem] = []
     vocab = Vocabulary.load(conn)
     lon, lat, spec = convert_points(table, crs, problems)
-    rec = site_record(table, 0, vocab, kind=None, problems=problems)
+    rec = site_record(table, 0, vocab, kind=None, problems=problems,
+                      no_status="no status: give status (e.g. \"open\") or opened_on (which means open)")
     rec.update(lon=float(lon[0]), lat=float(lat[0]), src_crs=str(spec))
     errors = [p for p in problems if p.severity == "error"]
     if errors:

@@ -116,7 +116,7 @@ def test_many_warnings_are_capped_not_flooded(db_url, tmp_path):
         rows += [f"A{k},爱心驿站{k}号,{lon:.6f},{lat:.6f}", f"B{k},爱心驿站{k}号站,{lon + 0.00005:.6f},{lat:.6f}"]
     path = tmp_path / "dups.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    r = run(db_url, "import", "sites", path, "--kind", "love_station")
+    r = run(db_url, "import", "sites", path, "--kind", "love_station", "--status", "planned")
     assert r.returncode == 0, r.stderr
     lines = [x for x in r.stderr.splitlines() if x.startswith("warning:")]
     assert len(lines) == 201 and lines[-1] == "warning: … and 100 more"

@@ -134,7 +134,7 @@ def test_street_from_point_and_declared_mismatch_reported(engine, data_dir, tmp_
     other = next(n for i, n in lk.names.items() if n != true_street and i in set(lk.ids["street"]))
     f = tmp_path / "decl.csv"
     f.write_text(f"code,name,lon,lat,street\nX1,站点,{lon},{lat},{other}\n", encoding="utf-8")
-    rep = import_sites(engine, f, kind="love_station")
+    rep = import_sites(engine, f, kind="love_station", status="planned")
     assert any(w.field == "street" and other in w.message and true_street in w.message for w in rep.warnings)
     with engine.connect() as conn:
         from geo.sites import site_select
@@ -167,7 +167,7 @@ def test_epsg_and_bd09_inputs(engine, tmp_path, crs, make):
         x, y = make(lon, lat)
     f = tmp_path / "p.csv"
     f.write_text(f"code,name,lon,lat\nP1,点,{x!r},{y!r}\n", encoding="utf-8")
-    import_sites(engine, f, kind="love_station", crs=crs)
+    import_sites(engine, f, kind="love_station", crs=crs, status="planned")
     s = _sites(engine)["P1"]
     assert distance_m(s.lon, s.lat, lon, lat) < 0.5
 

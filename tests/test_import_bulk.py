@@ -205,7 +205,7 @@ def test_many_duplicate_codes_name_the_first_other_rows(engine, tmp_path):
     f.write_text("code,name,lon,lat\n" + "".join(f"D,站{i},112.5{i},37.8\n" for i in range(8)),
                  encoding="utf-8")
     with pytest.raises(InputError) as ei:
-        import_sites(engine, f, kind="love_station")
+        import_sites(engine, f, kind="love_station", status="planned")
     msgs = {p.row: p.message for p in ei.value.problems}
     assert len(msgs) == 8
     assert msgs[2] == "duplicate code 'D' (also row 3, 4, 5, 6, 7)"
@@ -216,8 +216,9 @@ def test_near_duplicate_check_can_be_turned_off(engine, tmp_path):
     f = tmp_path / "near.csv"
     f.write_text("code,name,lon,lat\nA,柳巷爱心驿站,112.565,37.861\nB,柳巷爱心驿站,112.565,37.861\n",
                  encoding="utf-8")
-    assert not import_sites(engine, f, kind="love_station", near_duplicate_m=0, dry_run=True).warnings
-    rep = import_sites(engine, f, kind="love_station", dry_run=True)
+    assert not import_sites(engine, f, kind="love_station", near_duplicate_m=0, dry_run=True,
+                            status="planned").warnings
+    rep = import_sites(engine, f, kind="love_station", dry_run=True, status="planned")
     assert [w.row for w in rep.warnings if "duplicate?" in w.message] == [2]
 
 
@@ -227,7 +228,7 @@ def test_api_body_with_both_coordinates_bad_names_both(engine):
 
     with pytest.raises(InputError) as ei:
         create_site(engine, {"code": "R1", "name": "站", "kind": "love_station", "lon": "东经",
-                             "lat": "北纬"}, crs=None, actor="t")
+                             "lat": "北纬", "status": "planned"}, crs=None, actor="t")
     assert [p.field for p in ei.value.problems] == ["lon", "lat"]
 
 
