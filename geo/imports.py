@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from geo import clock
 from geo import sites as sitesmod
 from geo._io import read_table
 from geo.areas import AreaLookup
@@ -181,7 +182,7 @@ def import_sites(engine: sa.Engine, path: str | Path, *, kind: str | None = None
     the changed ones are updated, one by one, with ``upsert``. ``near_duplicate_m <= 0`` turns
     the near-duplicate warning off.
     """
-    effective_on = effective_on or dt.date.today()
+    effective_on = effective_on or clock.today()
     table = read_table(path)
     n = len(table.frame)
     report = ImportReport(str(path), "site", rows=n, dry_run=dry_run)

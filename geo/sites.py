@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from geo._bulk import Binder, ewkb_points, insert_rows, spatial_index_after_insert
+from geo.clock import today
 from geo.db import next_seq, now
 from geo.errors import Conflict, InputError, NotFound
 from geo.models import areas, site_history, sites
@@ -281,7 +282,7 @@ def update_site(conn: sa.Connection, site_id: int, changes: dict, *, effective_o
     if expected_version is not None and cur.version != expected_version:
         raise Conflict(f"site {site_id} is at version {cur.version}, not {expected_version}: "
                        "reload it and apply your change again")
-    if effective_on > dt.date.today():
+    if effective_on > today():
         raise InputError(f"effective_on {effective_on} is in the future", field="effective_on")
     hist = history_rows(conn, site_id)
     created_on = min(r.effective_on for r in hist if r.field == CREATED)

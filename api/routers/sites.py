@@ -12,6 +12,7 @@ from api.deps import ConnDep, EngineDep, WriterDep
 from api.geojson import GeoJSON, collection, feature, point
 from api.schemas import SiteCreate, SiteUpdate
 from geo import site_edits
+from geo.clock import stamp
 from geo.errors import Conflict, InputError
 from geo.models import areas, sites
 from geo.sites import get_site as fetch_site
@@ -29,6 +30,7 @@ def site_properties(r) -> dict:
                                    "host_org", "operator", "opened_on", "closed_on", "version",
                                    "src_crs", "updated_at")}
     props["services"] = [s for s in (d.get("services") or "").split(",") if s]
+    props["updated_at"] = stamp(props["updated_at"])
     return props
 
 
@@ -173,6 +175,6 @@ def site_history(site_id: SiteId, conn: ConnDep):
     for h in history_rows(conn, site_id):
         out.append({"field": h.field, "old": json.loads(h.old_value) if h.old_value else None,
                     "new": json.loads(h.new_value) if h.new_value else None,
-                    "effective_on": h.effective_on, "recorded_at": h.recorded_at, "actor": h.actor,
+                    "effective_on": h.effective_on, "recorded_at": stamp(h.recorded_at), "actor": h.actor,
                     "source": h.source, "outcome": h.outcome})
     return {"site_id": site_id, "history": out}
