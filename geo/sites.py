@@ -79,6 +79,32 @@ def replay(rows, as_of: dt.date | None = None) -> dict | None:
     return state
 
 
+def status_since(rows, as_of: dt.date | None = None) -> tuple[str | None, dt.date | None]:
+    """The status of one site as of a date (default today) and the date it took that status.
+
+    A closed site's date is its ``closed_on`` when it has one (the date on its door's
+    notice), else the effective date of the change to ``closed``.
+    """
+    as_of = as_of or today()
+    status = since = closed_on = None
+    for r in sorted(rows, key=lambda r: (r.effective_on, r.id)):
+        if r.effective_on > as_of:
+            break
+        if r.outcome != "applied" or r.field not in (CREATED, "status", "closed_on"):
+            continue
+        new = json.loads(r.new_value) if r.new_value else None
+        if r.field == "closed_on":
+            closed_on = new
+            continue
+        if r.field == CREATED:
+            new, closed_on = new.get("status"), new.get("closed_on")
+        if new != status:
+            status, since = new, r.effective_on
+    if status == "closed" and closed_on:
+        since = dt.date.fromisoformat(closed_on)
+    return status, since
+
+
 def row_values(state: dict) -> dict:
     """Columns of the ``sites`` row for a state."""
     lon, lat = state["location"]

@@ -16,7 +16,7 @@ from geo.clock import stamp
 from geo.errors import Conflict, InputError
 from geo.models import areas, sites
 from geo.sites import get_site as fetch_site
-from geo.sites import history_rows, site_select
+from geo.sites import history_rows, site_select, status_since
 from geo.vocab import Vocabulary
 
 router = APIRouter(tags=["sites"])
@@ -95,9 +95,12 @@ def list_sites(request: Request, conn: ConnDep,
 
 @router.get("/api/sites/{site_id}", response_class=GeoJSON)
 def get_site(site_id: SiteId, conn: ConnDep, out_crs: str | None = None):
-    """One site; its ``version`` is also the ETag."""
+    """One site; its ``version`` is also the ETag. ``status_since``: the date it took its
+    current status (a closed site's ``closed_on``)."""
     r = fetch_site(conn, site_id)
-    return GeoJSON(site_feature(r, params.crs_param(out_crs, "out_crs")), headers={"ETag": f'"{r.version}"'})
+    f = site_feature(r, params.crs_param(out_crs, "out_crs"))
+    f["properties"]["status_since"] = status_since(history_rows(conn, site_id))[1]
+    return GeoJSON(f, headers={"ETag": f'"{r.version}"'})
 
 
 def _version(if_match: str | None, body_version: int | None) -> int | None:
