@@ -235,11 +235,12 @@ def token_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")]) -> None
 @token_app.command("list")
 def token_list() -> None:
     """List tokens (never their secrets)."""
+    from geo.clock import stamp
     from geo.tokens import list_tokens
     with engine().connect() as conn:
         for t in list_tokens(conn):
-            out.print(f"{t.id}\t{t.role}\t{t.name}\t{t.created_at:%Y-%m-%d}\t"
-                      f"{'revoked ' + t.revoked_at.strftime('%Y-%m-%d') if t.revoked_at else 'active'}")
+            out.print(f"{t.id}\t{t.role}\t{t.name}\t{stamp(t.created_at)}\t"
+                      f"{'revoked ' + stamp(t.revoked_at) if t.revoked_at else 'active'}")
 
 
 @vocab_app.command("list")

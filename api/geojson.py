@@ -7,6 +7,7 @@ import orjson
 from starlette.responses import JSONResponse
 
 from geo import crs as crsmod
+from geo.clock import stamp
 
 
 class JSON(JSONResponse):
@@ -21,7 +22,9 @@ class GeoJSON(JSON):
 
 
 def _default(o):
-    if isinstance(o, (dt.date, dt.datetime)):
+    if isinstance(o, dt.datetime):  # a timestamp always carries the service zone's offset
+        return stamp(o)
+    if isinstance(o, dt.date):
         return o.isoformat()
     raise TypeError(f"cannot serialise {type(o).__name__}")
 

@@ -49,7 +49,8 @@ class HistoryEntry(BaseModel):
     old: object = None
     new: object = None
     effective_on: dt.date
-    recorded_at: dt.datetime
+    recorded_at: str = Field(description="ISO-8601 with the service zone's offset, "
+                                         "e.g. 2026-12-03T16:27:45+08:00")
     actor: str
     source: str | None = None
     outcome: str

@@ -95,7 +95,10 @@ def ensure_schema(engine: sa.Engine) -> None:
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    """The current instant, aware UTC (:func:`geo.clock.now`)."""
+    from geo.clock import now as clock_now
+
+    return clock_now()
 
 
 def next_seq(conn: sa.Connection, name: str = "sites_seq") -> int:

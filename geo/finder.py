@@ -19,12 +19,12 @@ import sqlalchemy as sa
 
 import prcoords
 
+from geo.clock import zone
 from geo.db import read_seq
 from geo.hours import minute_of_week, parse_hours
 from geo.models import areas, sites
 from geo.nearest import NearestIndex
 
-TZ = ZoneInfo("Asia/Shanghai")
 SNAP_COLS = ("id", "code", "name", "kind", "level", "status", "address", "phone", "opening_hours",
              "services", "lon", "lat")
 PROPS = ("id", "code", "name", "kind", "level", "status", "address", "street", "community",
@@ -221,7 +221,7 @@ class SiteSnapshot:
         """The ``k`` nearest open sites to a WGS-84 point, with distance and bearing."""
         pos, dist, bearing = self.search(lon, lat, k=k, kind=kind, services=services,
                                          open_at=open_at, max_distance=max_distance)
-        when = open_at or now or dt.datetime.now(TZ)
+        when = open_at or now or dt.datetime.now(zone())
         out = []
         for p, d, b in zip(pos, dist, bearing):
             item = dict(self.site(p))
@@ -247,8 +247,9 @@ def navigation_links(lon: float, lat: float, name: str) -> dict:
     }
 
 
-def parse_when(value: str | None, *, tz: ZoneInfo = TZ) -> dt.datetime | None:
-    """``now`` or an ISO time (naive = Asia/Shanghai); ``ValueError`` otherwise."""
+def parse_when(value: str | None, *, tz: ZoneInfo | None = None) -> dt.datetime | None:
+    """``now`` or an ISO time (naive = the service's zone); ``ValueError`` otherwise."""
+    tz = tz or zone()
     if value is None or value == "":
         return None
     if value.strip().lower() == "now":

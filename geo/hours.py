@@ -17,11 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import NamedTuple
 
-try:
-    from zoneinfo import ZoneInfo
-    SHANGHAI: _dt.tzinfo = ZoneInfo("Asia/Shanghai")
-except Exception:  # pragma: no cover - no tz database: China has had no DST since 1991
-    SHANGHAI = _dt.timezone(_dt.timedelta(hours=8), "CST")
+from geo.clock import zone
 
 DAY = 1440
 WEEK = 7 * DAY
@@ -45,13 +41,14 @@ def _hhmm(minute: int) -> str:
 
 
 def minute_of_week(when: _dt.datetime) -> int:
-    """Minute of the week (0..10079, Monday 00:00 = 0) of ``when`` in Asia/Shanghai.
+    """Minute of the week (0..10079, Monday 00:00 = 0) of ``when`` in the service's zone
+    (``Settings.timezone``, Asia/Shanghai by default).
 
-    Naive datetimes are taken as Shanghai local time; aware ones are converted first.
+    Naive datetimes are taken as local time in that zone; aware ones are converted first.
     Seconds are dropped, so 19:59:59 falls in minute 19:59.
     """
     if when.tzinfo is not None and when.utcoffset() is not None:
-        when = when.astimezone(SHANGHAI)
+        when = when.astimezone(zone())
     return when.weekday() * DAY + when.hour * 60 + when.minute
 
 

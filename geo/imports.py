@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from geo import clock
 from geo import sites as sitesmod
 from geo._io import read_table
 from geo.areas import AreaLookup
@@ -171,7 +172,7 @@ def import_sites(engine: sa.Engine, path: str | Path, *, kind: str | None = None
     rows; a new row with neither a status nor an opening date is an error.
     ``near_duplicate_m <= 0`` turns the near-duplicate warning off.
     """
-    import_day = dt.date.today()
+    import_day = clock.today()
     effective_on = effective_on or import_day
     table = read_table(path)
     n = len(table.frame)

@@ -353,7 +353,8 @@ def _fill_status(out: dict, opened_text: np.ndarray, new: np.ndarray, status: st
 
 def _check_dates(status, opened, closed, found: _RowProblems) -> None:
     """Opening and closing dates against each other, today and the status."""
-    today = dt.date.today().toordinal()
+    from geo.clock import today as zone_today
+    today = zone_today().toordinal()
     day = (lambda d: np.fromiter((-1 if v is None else v.toordinal() for v in d), "int64", len(d)))
     o, c = day(opened), day(closed)
     found.add(np.flatnonzero((o >= 0) & (c >= 0) & (c < o)), "closed_on",

@@ -9,6 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from geo import sites as sitesmod
+from geo.clock import today
 from geo._io import Table
 from geo.areas import AreaLookup
 from geo.errors import Conflict, InputError, Problem
@@ -64,7 +65,7 @@ def create_site(engine: sa.Engine, data: dict, *, crs: str | None, actor: str,
         if conn.execute(sa.select(sites.c.id).where(sites.c.code == rec["code"])).first():
             raise Conflict(f"a site with code {rec['code']!r} exists already")
         state = dict(sitesmod.state_from_record(rec), code=rec["code"])
-        return sitesmod.create_sites(conn, [state], effective_on=effective_on or dt.date.today(),
+        return sitesmod.create_sites(conn, [state], effective_on=effective_on or today(),
                                      actor=actor, source="api", placement=[place])[0]
 
 
@@ -80,7 +81,7 @@ def current_as_input(conn: sa.Connection, site_id: int) -> dict:
 def patch_site(engine: sa.Engine, site_id: int, patch: dict, *, crs: str | None, actor: str,
                expected_version: int | None, effective_on: dt.date | None = None) -> dict:
     """Apply a partial update effective on a date; return the changes made."""
-    effective_on = effective_on or dt.date.today()
+    effective_on = effective_on or today()
     with engine.begin() as conn:
         merged = current_as_input(conn, site_id)
         if "code" in patch and patch["code"] != merged["code"]:
@@ -106,4 +107,4 @@ def reject(engine: sa.Engine, site_id: int, patch: dict, *, actor: str, reason: 
     with engine.begin() as conn:
         if conn.execute(sa.select(sites.c.id).where(sites.c.id == site_id)).first():
             sitesmod.record_rejection(conn, site_id, patch, actor=actor, source="api", reason=reason,
-                                      effective_on=dt.date.today())
+                                      effective_on=today())

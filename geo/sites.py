@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from geo._bulk import Binder, ewkb_points, insert_rows, spatial_index_after_insert
+from geo.clock import today
 from geo.db import next_seq, now
 from geo.errors import Conflict, InputError, NotFound
 from geo.models import areas, site_history, sites
@@ -76,6 +77,32 @@ def replay(rows, as_of: dt.date | None = None) -> dict | None:
         elif state is not None:
             state[r.field] = json.loads(r.new_value)
     return state
+
+
+def status_since(rows, as_of: dt.date | None = None) -> tuple[str | None, dt.date | None]:
+    """The status of one site as of a date (default today) and the date it took that status.
+
+    A closed site's date is its ``closed_on`` when it has one (the date on its door's
+    notice), else the effective date of the change to ``closed``.
+    """
+    as_of = as_of or today()
+    status = since = closed_on = None
+    for r in sorted(rows, key=lambda r: (r.effective_on, r.id)):
+        if r.effective_on > as_of:
+            break
+        if r.outcome != "applied" or r.field not in (CREATED, "status", "closed_on"):
+            continue
+        new = json.loads(r.new_value) if r.new_value else None
+        if r.field == "closed_on":
+            closed_on = new
+            continue
+        if r.field == CREATED:
+            new, closed_on = new.get("status"), new.get("closed_on")
+        if new != status:
+            status, since = new, r.effective_on
+    if status == "closed" and closed_on:
+        since = dt.date.fromisoformat(closed_on)
+    return status, since
 
 
 def row_values(state: dict) -> dict:
@@ -281,7 +308,7 @@ def update_site(conn: sa.Connection, site_id: int, changes: dict, *, effective_o
     if expected_version is not None and cur.version != expected_version:
         raise Conflict(f"site {site_id} is at version {cur.version}, not {expected_version}: "
                        "reload it and apply your change again")
-    if effective_on > dt.date.today():
+    if effective_on > today():
         raise InputError(f"effective_on {effective_on} is in the future", field="effective_on")
     hist = history_rows(conn, site_id)
     created_on = min(r.effective_on for r in hist if r.field == CREATED)

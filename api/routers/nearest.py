@@ -28,7 +28,8 @@ from api import params
 from api.errors import domain_status
 from api.geojson import point
 from geo.errors import InputError, YizhanError
-from geo.finder import TZ, parse_when
+from geo.clock import zone
+from geo.finder import parse_when
 
 router = APIRouter(tags=["nearest"])
 log = logging.getLogger("yizhan.api")
@@ -69,7 +70,7 @@ def render(holder, *, lon: float, lat: float, k: int = 3, kind=None, services=No
         raise InputError(str(e), field="open_at") from None
     pos, dist, bearing = snap.search(wlon, wlat, k=k, kind=kind_code, services=svc, open_at=when,
                                      max_distance=dmax)
-    at = when or now or dt.datetime.now(TZ)
+    at = when or now or dt.datetime.now(zone())
     feats = []
     for p, d, b in zip(pos, dist, bearing):
         head, fid = _site_json(snap, p, out)

@@ -6,7 +6,6 @@ the next page.
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -16,6 +15,7 @@ from api.deps import ConnDep
 from api.geojson import JSON, GeoJSON
 from api.routers.areas import area_features
 from api.routers.sites import filtered_sites, parse_bbox, site_feature
+from geo.clock import now, stamp
 from geo.errors import NotFound
 from geo.models import sites
 from geo.vocab import Vocabulary
@@ -139,7 +139,7 @@ def items(request: Request, collection_id: str, conn: ConnDep,
                       "type": "application/geo+json"})
     return GeoJSON({"type": "FeatureCollection", "features": feats, "numberMatched": matched,
                     "numberReturned": len(feats), "links": links,
-                    "timeStamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+                    "timeStamp": stamp(now())})
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", response_class=GeoJSON)

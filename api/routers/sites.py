@@ -12,10 +12,11 @@ from api.deps import ConnDep, EngineDep, WriterDep
 from api.geojson import GeoJSON, collection, feature, point
 from api.schemas import SiteCreate, SiteUpdate
 from geo import site_edits
+from geo.clock import stamp
 from geo.errors import Conflict, InputError
 from geo.models import areas, sites
 from geo.sites import get_site as fetch_site
-from geo.sites import history_rows, site_select
+from geo.sites import history_rows, site_select, status_since
 from geo.vocab import Vocabulary
 
 router = APIRouter(tags=["sites"])
@@ -29,6 +30,7 @@ def site_properties(r) -> dict:
                                    "host_org", "operator", "opened_on", "closed_on", "version",
                                    "src_crs", "updated_at")}
     props["services"] = [s for s in (d.get("services") or "").split(",") if s]
+    props["updated_at"] = stamp(props["updated_at"])
     return props
 
 
@@ -93,9 +95,12 @@ def list_sites(request: Request, conn: ConnDep,
 
 @router.get("/api/sites/{site_id}", response_class=GeoJSON)
 def get_site(site_id: SiteId, conn: ConnDep, out_crs: str | None = None):
-    """One site; its ``version`` is also the ETag."""
+    """One site; its ``version`` is also the ETag. ``status_since``: the date it took its
+    current status (a closed site's ``closed_on``)."""
     r = fetch_site(conn, site_id)
-    return GeoJSON(site_feature(r, params.crs_param(out_crs, "out_crs")), headers={"ETag": f'"{r.version}"'})
+    f = site_feature(r, params.crs_param(out_crs, "out_crs"))
+    f["properties"]["status_since"] = status_since(history_rows(conn, site_id))[1]
+    return GeoJSON(f, headers={"ETag": f'"{r.version}"'})
 
 
 def _version(if_match: str | None, body_version: int | None) -> int | None:
@@ -173,6 +178,6 @@ def site_history(site_id: SiteId, conn: ConnDep):
     for h in history_rows(conn, site_id):
         out.append({"field": h.field, "old": json.loads(h.old_value) if h.old_value else None,
                     "new": json.loads(h.new_value) if h.new_value else None,
-                    "effective_on": h.effective_on, "recorded_at": h.recorded_at, "actor": h.actor,
+                    "effective_on": h.effective_on, "recorded_at": stamp(h.recorded_at), "actor": h.actor,
                     "source": h.source, "outcome": h.outcome})
     return {"site_id": site_id, "history": out}

@@ -8,7 +8,9 @@
   var map = L.map("map", {zoomControl: true, maxZoom: 19, attributionControl: false}).setView([37.86, 112.57], 13);
   L.control.scale({imperial: false}).addTo(map);
   var here = null, hereMarker = null, layer = L.layerGroup().addTo(map), markers = {};
+  var focused = false;  // a QR page: the map stays on its station, not the district
   var statusEl = document.getElementById("status"), list = document.getElementById("results");
+  var noticeEl = document.getElementById("notice");
   window.yizhanFinder = {map: map, lastResults: [], markers: markers};
 
   function el(tag, cls, text) {
@@ -19,24 +21,28 @@
   }
   function fmtDist(m) { return m < 1000 ? Math.round(m) + " 米" : (m / 1000).toFixed(1) + " 公里"; }
   function setStatus(t) { statusEl.textContent = t; }
+  function setNotice(t) { noticeEl.textContent = t; noticeEl.hidden = !t; }
 
   fetch("/api/areas?level=street").then(function (r) { return r.json(); }).then(function (fc) {
     if (!fc.features || !fc.features.length) return;
     var g = L.geoJSON(fc, {style: {color: "#7b8794", weight: 1, fillColor: "#ffffff", fillOpacity: 0.6},
       interactive: false}).addTo(map);
-    if (!here) map.fitBounds(g.getBounds());
-  }).catch(function () {});
+    if (!here && !focused) map.fitBounds(g.getBounds());
+  }).catch(function () {}).then(function () { window.yizhanFinder.areasShown = true; });
 
   function selected() {
     return Array.prototype.slice.call(document.querySelectorAll("#filters input[value]"))
       .filter(function (i) { return i.checked; }).map(function (i) { return i.value; });
   }
 
-  function render(features) {
+  // opts.from: whose distance is shown ("you", "station" or none: no position, no distance);
+  // opts.title: the line above the list; opts.center: keep the map on this point.
+  function render(features, opts) {
+    opts = opts || {from: "you"};
     layer.clearLayers(); list.textContent = ""; Object.keys(markers).forEach(function (k) { delete markers[k]; });
     window.yizhanFinder.lastResults = features.map(function (f) { return f.properties.id; });
-    if (!features.length) { setStatus("附近没有符合条件的站点。试试减少筛选条件。"); return; }
-    setStatus("离你最近的 " + features.length + " 个站点：");
+    if (!features.length) { setStatus(opts.empty || "附近没有符合条件的站点。试试减少筛选条件。"); return; }
+    setStatus(opts.title || "离你最近的 " + features.length + " 个站点：");
     var bounds = here ? [here] : [];
     features.forEach(function (f, i) {
       var p = f.properties, ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
@@ -49,7 +55,8 @@
       var head = el("div", "name"); head.appendChild(el("span", "rank", i + 1)); head.appendChild(el("span", null, p.name));
       li.appendChild(head);
       var meta = el("div", "meta");
-      if (p.distance_m !== undefined) meta.appendChild(el("span", null, fmtDist(p.distance_m) + " · "));
+      if (opts.from && p.distance_m !== undefined)
+        meta.appendChild(el("span", "dist", (opts.from === "station" ? "距该站 " : "") + fmtDist(p.distance_m) + " · "));
       var open = p.open_now === true ? ["open", "开放中"] : p.open_now === false ? ["closed", "未开放"] : ["", "开放时间未知"];
       meta.appendChild(el("span", open[0], open[1]));
       if (p.opening_hours) meta.appendChild(el("span", null, "（" + p.opening_hours + "）"));
@@ -67,7 +74,8 @@
       m.on("click", function () { highlight(p.id); });
       list.appendChild(li);
     });
-    if (bounds.length > 1) map.fitBounds(bounds, {padding: [30, 30], maxZoom: 17});
+    if (opts.center) map.setView(opts.center, 16);
+    else if (bounds.length > 1) map.fitBounds(bounds, {padding: [30, 30], maxZoom: 17});
     else map.setView(bounds[0], 16);
   }
 
@@ -107,20 +115,53 @@
   });
   Array.prototype.forEach.call(document.querySelectorAll("#filters input"), function (i) { i.addEventListener("change", search); });
 
+  // The QR code on a station's door: that station (no distance: nobody has said where they
+  // stand), or, when it is not open, why and the nearest open stations from it.
+  var NOT_OPEN = {closed: ["该站点已于", "撤销", "该站点已撤销"], suspended: ["该站点自", "起暂停开放", "该站点已暂停开放"],
+    planned: ["该站点", "起在规划中，尚未开放", "该站点在规划中，尚未开放"],
+    surveyed: ["该站点", "起在调研中，尚未开放", "该站点在调研中，尚未开放"],
+    building: ["该站点", "起在建设中，尚未开放", "该站点在建设中，尚未开放"]};
+  function notOpenText(p) {
+    var t = NOT_OPEN[p.status];
+    if (!t) return "该站点目前不开放（状态：" + p.status + (p.status_since ? "，" + p.status_since + "起" : "") + "）";
+    return p.status_since ? t[0] + p.status_since + t[1] : t[2];
+  }
+  function getJSON(url) {
+    return fetch(url).then(function (r) {
+      return r.json().then(function (b) { return {ok: r.ok, code: r.status, body: b}; });
+    });
+  }
+  function showSite(id) {
+    focused = true;
+    getJSON("/api/sites/" + encodeURIComponent(id)).then(function (res) {
+      if (res.code === 404 || res.code === 422) {
+        setNotice("找不到编号为 " + id + " 的站点，二维码或链接可能有误。");
+        setStatus("点“定位我”，或在地图上点一下你的位置，查找附近的站点。");
+        focused = false; return;
+      }
+      if (!res.ok) throw new Error(typeof res.body.detail === "string" ? res.body.detail : "查询失败");
+      var f = res.body, p = f.properties, c = f.geometry.coordinates, ll = [c[1], c[0]];
+      map.setView(ll, 16);
+      return getJSON("/api/nearest?" + new URLSearchParams({lon: c[0], lat: c[1], k: "5"})).then(function (near) {
+        if (!near.ok) throw new Error(typeof near.body.detail === "string" ? near.body.detail : "查询失败");
+        if (p.status === "open") {
+          var hit = near.body.features.filter(function (g) { return g.properties.id === p.id; });
+          if (!hit.length) { p.links = null; hit = [f]; }
+          render(hit, {from: null, title: "站点详情：", center: ll}); highlight(p.id);
+          return;
+        }
+        setNotice(p.name + "：" + notOpenText(p) + "。");
+        L.circleMarker(ll, {radius: 8, color: "#fff", weight: 2, fillColor: "#7b8794", fillOpacity: 1}).addTo(map)
+          .bindTooltip(el("span", null, p.name + "（不开放）"));
+        render(near.body.features, {from: "station", title: "离该站最近的开放站点：", center: ll,
+          empty: "附近没有开放的站点。"});
+      });
+    }).catch(function (e) { setStatus("出错了：" + e.message); });
+  }
+
   var params = new URLSearchParams(location.search);
   if (params.get("site")) {
-    fetch("/api/sites/" + encodeURIComponent(params.get("site"))).then(function (r) {
-      if (!r.ok) throw new Error("没有这个站点"); return r.json();
-    }).then(function (f) {
-      var c = f.geometry.coordinates;
-      f.properties.links = null;
-      fetch("/api/nearest?" + new URLSearchParams({lon: c[0], lat: c[1], k: "1"})).then(function (r) { return r.json(); })
-        .then(function (fc) {
-          var hit = fc.features.filter(function (g) { return g.properties.id === f.properties.id; });
-          render(hit.length ? hit : [f]); highlight(f.properties.id);
-          setStatus("站点详情：");
-        });
-    }).catch(function (e) { setStatus(e.message); });
+    showSite(params.get("site"));
   } else if (params.get("lon") && params.get("lat")) {
     setHere(parseFloat(params.get("lat")), parseFloat(params.get("lon")));
   }
