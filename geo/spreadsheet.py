@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from geo.errors import InputError
+
 #: First characters that make Excel, WPS or LibreOffice read a cell as a formula.
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _ESCAPED = TRIGGERS + ("'",)
@@ -62,11 +64,11 @@ def _csv_plain(v):
     return v
 
 
-def xlsx_cell(ws, value):
+def xlsx_cell(ws, value, row: int | None = None, column: int | None = None):
     """An openpyxl cell holding ``value``: text is always a string cell, never a formula."""
     from openpyxl.cell.cell import Cell
 
-    cell = Cell(ws)
+    cell = Cell(ws, row=row, column=column)
     v = _csv_plain(value)
     if v == "" and value is not None and not isinstance(value, str):
         v = None
@@ -81,6 +83,11 @@ def _xlsx_safe_text(v: str) -> str:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     return ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)
+
+
+def put_cell(ws, row: int, column: int, value) -> None:
+    """Set one cell (see :func:`xlsx_cell`); ``ws.cell(..., value)`` would guess formulas."""
+    ws._cells[(row, column)] = xlsx_cell(ws, value, row, column)
 
 
 def append_row(ws, values: Sequence) -> None:
@@ -109,17 +116,31 @@ def xlsx_bytes(sheets: dict[str, tuple[Sequence[str], Iterable[Sequence]]]) -> b
     return buf.getvalue()
 
 
+def _cannot_write(out: Path, e: OSError) -> InputError:
+    return InputError(f"cannot write {out}: {e.strerror or e}", field="out")
+
+
 @contextlib.contextmanager
 def atomic_path(out: str | Path):
-    """Yield a temporary path next to ``out``; rename it over ``out`` only on success."""
+    """Yield a temporary path next to ``out``; rename it over ``out`` only on success.
+
+    A folder that cannot be created or written is an :class:`InputError` naming ``out``."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    os.unlink(tmp)  # writers (GDAL among them) want to create the file themselves
+    try:
+        if out.is_dir():
+            raise IsADirectoryError(21, "is a folder", str(out))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
+        os.close(fd)
+        os.unlink(tmp)  # writers (GDAL among them) want to create the file themselves
+    except OSError as e:
+        raise _cannot_write(out, e) from None
     try:
         yield Path(tmp)
-        os.replace(tmp, out)
+        try:
+            os.replace(tmp, out)
+        except OSError as e:
+            raise _cannot_write(out, e) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -127,7 +148,10 @@ def atomic_path(out: str | Path):
 
 def write_bytes_atomic(out: str | Path, data: bytes) -> None:
     with atomic_path(out) as tmp:
-        tmp.write_bytes(data)
+        try:
+            tmp.write_bytes(data)
+        except OSError as e:
+            raise _cannot_write(Path(out), e) from None
 
 
 def write_table(out: str | Path, header: Sequence[str], rows: Iterable[Sequence], *,
@@ -149,5 +173,5 @@ def frame_rows(df) -> tuple[list[str], list[list]]:
 
 
 __all__ = ["TRIGGERS", "csv_escape", "csv_unescape", "csv_text", "xlsx_cell", "append_row",
-           "xlsx_bytes", "atomic_path", "write_bytes_atomic", "write_table", "frame_rows",
+           "xlsx_bytes", "put_cell", "atomic_path", "write_bytes_atomic", "write_table", "frame_rows",
            "is_formula_like"]
