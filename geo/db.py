@@ -21,6 +21,21 @@ from sqlalchemy.engine import make_url
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+class _SQLiteConnection(sa.Connection):
+    """Tells the ``begin`` event an implicit transaction (a read) from an explicit one.
+
+    ``engine.begin()`` / ``conn.begin()`` is how every write starts: on SQLite it begins
+    ``IMMEDIATE``, taking the write lock at once, so that a second writer waits (busy
+    timeout) instead of failing with "database is locked" when its read snapshot turns out
+    stale at its first write. Reads (autobegin) stay deferred and never wait for a writer.
+    """
+
+    def _autobegin(self) -> None:
+        if self._transaction is None and self._allow_autobegin:
+            self._implicit_begin = True
+        super()._autobegin()
+
+
 def is_sqlite(bind) -> bool:
     return bind.dialect.name == "sqlite"
 
@@ -48,8 +63,10 @@ def engine_from_url(url: str, *, pool_size: int = 5, echo: bool = False) -> sa.E
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # real transactions for DDL and SAVEPOINTs too
-            conn.exec_driver_sql("BEGIN")
+            implicit = conn.__dict__.pop("_implicit_begin", False)
+            conn.exec_driver_sql("BEGIN" if implicit else "BEGIN IMMEDIATE")
 
+        engine._connection_cls = _SQLiteConnection
         return engine
     if u.get_backend_name() == "postgresql":
         return sa.create_engine(u, echo=echo, pool_size=pool_size, max_overflow=10,
