@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from geo.errors import InputError, Problem
+from geo.text import CONTROL_RE, control_character
 
 #: Canonical column → accepted headers (compared after :func:`_norm_header`).
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -263,10 +264,6 @@ def _geo_cell(v) -> str:
     return str(v)
 
 
-#: C0 control characters (tab, newline and carriage return allowed), DEL and the C1 set.
-CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
-
-
 def refuse_control_characters(table: Table) -> None:
     """Refuse every cell holding a control character, naming its row and field."""
     problems = []
@@ -274,9 +271,7 @@ def refuse_control_characters(table: Table) -> None:
         values = table.frame[col]
         bad = values.str.contains(CONTROL_RE, regex=True).to_numpy().nonzero()[0]
         for i in bad[:20]:
-            ch = re.search(CONTROL_RE, values.iat[i]).group()
-            problems.append(table.problem(int(i), col, f"contains the control character "
-                                                       f"U+{ord(ch):04X}; remove it"))
+            problems.append(table.problem(int(i), col, control_character(values.iat[i])))
     if problems:
         raise InputError(problems[:20])
 

@@ -7,6 +7,7 @@ pyogrio are imported *before* that (see below).
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from pathlib import Path
 
 # Import the wheels' GEOS/PROJ/GDAL before mod_spatialite loads the system ones: loading
@@ -34,6 +35,36 @@ class _SQLiteConnection(sa.Connection):
         if self._transaction is None and self._allow_autobegin:
             self._implicit_begin = True
         super()._autobegin()
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """A UNIQUE constraint failed (SQLite) / unique_violation 23505 (PostgreSQL)."""
+    if not isinstance(exc, sa.exc.IntegrityError):
+        return False
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
+
+
+def unique_conflict_message(exc: sa.exc.IntegrityError, source: str) -> str:
+    """What a lost race on a unique code means, in words (no driver traceback)."""
+    text = str(exc.orig).splitlines()
+    detail = next((t.strip() for t in text if t.strip().startswith("DETAIL:")), text[0] if text else "")
+    return (f"{source}: a record with the same code already exists — written by another import "
+            f"or edit at the same time ({detail.removeprefix('DETAIL:').strip()}); nothing was "
+            "written: run it again to see which rows, or use --upsert")
+
+
+@contextmanager
+def unique_conflicts(source: str):
+    """Turn a unique-code race lost inside the block into a clear :class:`Conflict`."""
+    from geo.errors import Conflict
+
+    try:
+        yield
+    except sa.exc.IntegrityError as e:
+        if not is_unique_violation(e):
+            raise
+        raise Conflict(unique_conflict_message(e, source)) from None
 
 
 def is_sqlite(bind) -> bool:
