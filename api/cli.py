@@ -85,6 +85,14 @@ def fail(e: YizhanError) -> None:
     raise typer.Exit(1)
 
 
+@contextmanager
+def unique_conflicts(source: str):
+    """A unique code lost to a concurrent import: a clear error, not a driver traceback."""
+    from geo.db import unique_conflicts as conflicts
+    with conflicts(source):
+        yield
+
+
 def show_report(report) -> None:
     for w in report.warnings[:200]:
         err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
@@ -118,7 +126,7 @@ def import_areas_cmd(file: Path, level: Annotated[Level, typer.Option(help="stre
     """Load street or community polygons (code, name, parent)."""
     from geo.import_areas import import_areas
     try:
-        with progress_bar("areas") as cb:
+        with unique_conflicts(file.name), progress_bar("areas") as cb:
             show_report(import_areas(engine(), file, level=level.value, crs=crs, dry_run=dry_run,
                                      progress=cb))
     except YizhanError as e:
@@ -138,7 +146,7 @@ def import_sites_cmd(file: Path, kind: Annotated[Optional[str], typer.Option(hel
     if effective_on and not upsert:
         raise typer.BadParameter("--effective-on goes with --upsert", param_hint="--effective-on")
     try:
-        with progress_bar("sites") as cb:
+        with unique_conflicts(file.name), progress_bar("sites") as cb:
             show_report(import_sites(engine(), file, kind=kind, crs=crs, dry_run=dry_run, upsert=upsert,
                                      effective_on=parse_day(effective_on, "--effective-on"),
                                      status=status, opened_on=parse_day(opened_on, "--opened-on"),
@@ -159,7 +167,7 @@ def import_demand_cmd(file: Path, crs: CrsOpt = None,
     """Load outdoor-worker demand points (weight = workers there, default 1), keyed by code/编号."""
     from geo.import_points import import_demand
     try:
-        with progress_bar("demand") as cb:
+        with unique_conflicts(file.name), progress_bar("demand") as cb:
             show_report(import_demand(engine(), file, crs=crs, upsert=upsert, replace=replace,
                                       dry_run=dry_run, progress=cb))
     except YizhanError as e:
@@ -174,7 +182,7 @@ def import_candidates_cmd(file: Path, crs: CrsOpt = None,
     """Load candidate places for new stations, keyed by code/编号."""
     from geo.import_points import import_candidates
     try:
-        with progress_bar("candidates") as cb:
+        with unique_conflicts(file.name), progress_bar("candidates") as cb:
             show_report(import_candidates(engine(), file, crs=crs, upsert=upsert, replace=replace,
                                           dry_run=dry_run, progress=cb))
     except YizhanError as e:
@@ -263,8 +271,14 @@ def vocab_add(domain: str, code: str, label_zh: str, label_en: Annotated[Optiona
     import sqlalchemy as sa
     from geo.models import vocab
     from geo.vocab import DOMAINS
+    from geo.text import check_code, control_character
     if domain not in DOMAINS:
         raise typer.BadParameter(f"domain must be one of {', '.join(DOMAINS)}", param_hint="DOMAIN")
+    if why := check_code(code):
+        fail(InputError(why, field="code"))
+    for field, text in (("label_zh", label_zh), ("label_en", label_en or "")):
+        if why := (control_character(text) or ("is empty" if field == "label_zh" and not text.strip() else None)):
+            fail(InputError(why, field=field))
     with engine().begin() as conn:
         if conn.execute(sa.select(vocab.c.code).where(vocab.c.domain == domain, vocab.c.code == code)).first():
             fail(InputError(f"{domain} {code!r} exists already", field="code"))

@@ -137,7 +137,12 @@ def _coverage_collection(r: dict, areas: list) -> dict:
 
 def _write_geojson(fc: dict, path: Path) -> None:
     import orjson
-    path.write_bytes(orjson.dumps(fc, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+
+    from geo.spreadsheet import write_bytes_atomic
+    try:
+        write_bytes_atomic(path, orjson.dumps(fc, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    except YizhanError as e:
+        fail(e)
 
 
 def _print_gaps(gaps, hotspots, *, radius_m: float, top: int, walk: bool = False) -> None:
@@ -183,15 +188,16 @@ def _site_filters(conn, kind, service, at) -> dict:
 
 def _write_table(rows: list[dict], path: Path) -> None:
     import pandas as pd
-    df = pd.DataFrame(rows)
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        df.to_excel(path, index=False)
-    elif suffix == ".json":
-        import orjson
-        path.write_bytes(orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
-    else:
-        df.to_csv(path, index=False, encoding="utf-8-sig")
+
+    from geo.spreadsheet import frame_rows, write_bytes_atomic, write_table
+    try:
+        if path.suffix.lower() == ".json":
+            import orjson
+            write_bytes_atomic(path, orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+        else:
+            write_table(path, *frame_rows(pd.DataFrame(rows)))
+    except YizhanError as e:
+        fail(e)
 
 
 @app.command()
@@ -221,11 +227,10 @@ def suggest(count: Annotated[int, typer.Option(min=1, max=1000)],
         fail(e)
     if out_path:
         if out_path.suffix.lower() in (".geojson", ".json"):
-            import orjson
             fc = {"type": "FeatureCollection", "method": r["method"], "bound": r["bound"], "features": [
                 {"type": "Feature", "geometry": {"type": "Point", "coordinates": [p["lon"], p["lat"]]},
                  "properties": p} for p in r["suggestions"]]}
-            out_path.write_bytes(orjson.dumps(fc, option=orjson.OPT_INDENT_2))
+            _write_geojson(fc, out_path)
         else:
             _write_table(r["suggestions"], out_path)
         err.print(f"wrote {out_path}")
@@ -272,8 +277,11 @@ def report_annual(year: Annotated[int, typer.Option(min=1990, max=2100)],
         fail(e if isinstance(e, YizhanError) else YizhanError(str(e)))
     data = render(r, format.value)
     if out_path:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_bytes(data)
+        from geo.spreadsheet import write_bytes_atomic
+        try:
+            write_bytes_atomic(out_path, data)
+        except YizhanError as e:
+            fail(e)
         err.print(r["sentence"], highlight=False)
         err.print(f"wrote {out_path}")
     else:

@@ -51,6 +51,14 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException):
         return _body(exc.detail, exc.status_code, getattr(exc, "headers", None))
 
+    @app.exception_handler(sa_exc.IntegrityError)
+    async def integrity_error(request: Request, exc: sa_exc.IntegrityError):
+        """A unique code lost to a concurrent write: the 409 of a duplicate code."""
+        from geo.db import is_unique_violation, unique_conflict_message
+        if not is_unique_violation(exc):
+            return await unexpected(request, exc)
+        return _body(unique_conflict_message(exc, "request"), 409)
+
     @app.exception_handler(sa_exc.OperationalError)
     @app.exception_handler(sa_exc.InterfaceError)
     async def database_down(request: Request, exc: Exception):

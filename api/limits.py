@@ -1,7 +1,37 @@
-"""Refuse request bodies over a size (413) before they are read into memory."""
+"""Refuse request bodies over a size (413) before they are read into memory, and query
+parameters or paths holding control characters (422) before any handler sees them."""
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import orjson
+
+from geo.text import control_character
+
+
+class ControlCharacters:
+    """Pure ASGI middleware: a NUL (or other control character) in the path or the query
+    string is a 422 naming the parameter, whatever endpoint it was meant for."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            detail = self.problem(scope)
+            if detail:
+                return await BodySizeLimit._refuse(send, 422, detail)
+        return await self.app(scope, receive, send)
+
+    @staticmethod
+    def problem(scope) -> str | None:
+        if why := control_character(scope.get("path", "")):
+            return f"path: {why}"
+        query = scope.get("query_string", b"").decode("latin-1")
+        for k, v in parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace"):
+            if why := control_character(k) or control_character(v):
+                return f"{k}: {why}"
+        return None
 
 
 class BodySizeLimit:
@@ -22,21 +52,23 @@ class BodySizeLimit:
                     return await self._refuse(send, 400, "bad Content-Length")
                 if too_big:
                     return await self._refuse(send, 413, f"request body over {self.max_bytes} bytes")
-        seen = 0
-
-        async def limited():
-            nonlocal seen
+        # a body without Content-Length (chunked) is read here, up to the limit, and replayed:
+        # refusing it from inside the app would surface as FastAPI's 400 "error parsing the body"
+        buffered, seen, more = [], 0, True
+        while more:
             msg = await receive()
-            if msg["type"] == "http.request":
-                seen += len(msg.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooBig()
-            return msg
+            buffered.append(msg)
+            if msg["type"] != "http.request":
+                break
+            seen += len(msg.get("body", b""))
+            more = msg.get("more_body", False)
+            if seen > self.max_bytes:
+                return await self._refuse(send, 413, f"request body over {self.max_bytes} bytes")
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooBig:
-            await self._refuse(send, 413, f"request body over {self.max_bytes} bytes")
+        async def replay():
+            return buffered.pop(0) if buffered else await receive()
+
+        await self.app(scope, replay, send)
 
     @staticmethod
     async def _refuse(send, status: int, detail: str):
@@ -45,7 +77,3 @@ class BodySizeLimit:
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooBig(Exception):
-    pass

@@ -68,7 +68,7 @@ def network_param(value: str | None, network_dir: str | None, name: str = "netwo
         raise InputError("walking coverage over HTTP reads street networks only from the server's "
                          "YIZHAN_NETWORK_DIR, which is not set", field=name)
     base = Path(network_dir).resolve()
-    path = (base / value).resolve()
+    path = base if "\x00" in value else (base / value).resolve()
     if base not in path.parents or not path.name.endswith(".pbf") or not path.is_file():
         raise InputError(f"no street network {value!r} in the server's network directory "
                          "(give the name of an .osm.pbf file there)", field=name)

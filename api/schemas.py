@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from geo.text import control_character
 
 _S = dict(max_length=512)
 
@@ -30,6 +32,14 @@ class SiteBase(BaseModel):
     lat: float | None = None
     crs: str | None = Field(None, max_length=16, description="of lon/lat: wgs84, gcj02, bd09, EPSG:NNNN")
     effective_on: dt.date | None = Field(None, description="date the change takes effect (default today)")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, v):
+        for text in (v if isinstance(v, list) else [v]):
+            if isinstance(text, str) and (why := control_character(text)):
+                raise ValueError(why)
+        return v
 
 
 class SiteCreate(SiteBase):

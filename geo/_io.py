@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from geo.errors import InputError, Problem
+from geo.text import CONTROL_RE, control_character
 
 #: Canonical column → accepted headers (compared after :func:`_norm_header`).
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -123,7 +124,7 @@ def detect_encoding(data: bytes, path: Path) -> str:
     return enc
 
 
-def _canonical(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _canonical(frame: pd.DataFrame, path: Path, *, unescape: bool = False) -> pd.DataFrame:
     mapping, seen = {}, {}
     for col in frame.columns:
         canon = _LOOKUP.get(_norm_header(col))
@@ -133,8 +134,24 @@ def _canonical(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
             raise _fail(path, f"columns {seen[canon]!r} and {col!r} both mean {canon!r}", canon)
         seen[canon] = col
         mapping[col] = canon
-    out = frame[list(mapping)].rename(columns=mapping)
-    return out.fillna("").astype(str).apply(lambda s: s.str.strip())
+    out = frame[list(mapping)].rename(columns=mapping).fillna("").astype(str)
+    return out.apply(lambda s: _strip(s, unescape))
+
+
+def _strip(s: pd.Series, unescape: bool) -> pd.Series:
+    """Trim each cell; a CSV cell loses the ``'`` an export put before a formula-like text.
+
+    Trimming never turns text into a formula: ``"\t=x"`` stays ``"\t=x"`` (only trailing
+    space goes), where trimming would give ``"=x"``."""
+    if unescape:
+        s = s.str.replace(_ESCAPE_RE, "", n=1, regex=True)
+    stripped = s.str.strip()
+    keep = s.str.match(r"\s") & stripped.str.match(_FORMULA_RE)
+    return stripped.where(~keep, s.str.rstrip())
+
+
+_ESCAPE_RE = r"^'(?=[=+\-@\t\r'])"
+_FORMULA_RE = r"[=+\-@\t\r]"
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -156,42 +173,39 @@ def _read_csv(path: Path, data: bytes) -> Table:
     try:  # the header is in the first 64 KiB; the parser decodes the bytes itself (faster)
         sep = "\t" if path.suffix.lower() == ".tsv" else \
             _sniff_delimiter(data[:1 << 16].decode(enc, errors="ignore"))
+        _check_csv_bounds(path, data, enc, sep)
         frame = pd.read_csv(io.BytesIO(data), encoding=enc, dtype=str, keep_default_na=False,
                             sep=sep, engine="c", skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as e:
         raise _fail(path, f"not a readable CSV table: {e}") from None
-    return Table(path, _canonical(frame, path), encoding=enc)
+    _check_rows(path, len(frame))
+    return Table(path, _canonical(frame, path, unescape=True), encoding=enc)
+
+
+def _check_csv_bounds(path: Path, data: bytes, enc: str, sep: str) -> None:
+    """Refuse a header wider than the column limit before the parser builds the columns."""
+    from geo._xlsx import limits
+
+    head = data[:1 << 20].decode(enc, errors="ignore").lstrip("\ufeff\r\n")
+    line = head.split("\n", 1)[0]
+    width = line.count(sep) + 1
+    if width > limits()[1]:
+        raise _fail(path, f"the header has {width:,} columns, over the limit of {limits()[1]:,} "
+                          "columns (delete the unused columns, or raise YIZHAN_MAX_IMPORT_COLUMNS)")
+
+
+def _check_rows(path: Path, n: int) -> None:
+    from geo._xlsx import limits
+
+    if n > limits()[0]:
+        raise _fail(path, f"the file has {n:,} rows, over the limit of {limits()[0]:,} rows "
+                          "(split the file, or raise YIZHAN_MAX_IMPORT_ROWS)")
 
 
 def _read_xlsx(path: Path) -> Table:
-    import openpyxl
+    from geo._xlsx import read_rows
 
-    try:
-        wb = openpyxl.load_workbook(path, read_only=False, data_only=True)
-    except Exception as e:  # noqa: BLE001 - openpyxl raises many kinds
-        raise _fail(path, f"not a readable XLSX workbook: {e}") from None
-    ws = wb.worksheets[0]
-    for rng in ws.merged_cells.ranges:
-        if rng.min_row == 1:
-            raise _fail(path, f"the header row has merged cells ({rng.coord}); "
-                              "unmerge them so each column has its own header")
-    rows = list(ws.iter_rows(values_only=True))
-    if not rows:
-        raise _fail(path, "the first sheet is empty")
-    header = ["" if h is None else str(h) for h in rows[0]]
-
-    def cell(v):
-        if v is None:
-            return ""
-        if hasattr(v, "date") and hasattr(v, "hour"):
-            return v.date().isoformat() if (v.hour, v.minute, v.second) == (0, 0, 0) else v.isoformat()
-        if hasattr(v, "isoformat"):
-            return v.isoformat()
-        if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
-            return str(int(v))
-        return str(v)
-
-    body = [[cell(v) for v in r] for r in rows[1:] if any(v is not None for v in r)]
+    header, body = read_rows(path)
     frame = pd.DataFrame(body, columns=header) if body else pd.DataFrame(columns=header)
     return Table(path, _canonical(frame, path))
 
@@ -200,6 +214,7 @@ def _read_geo(path: Path) -> Table:
     import geopandas as gpd
     import pyogrio
 
+    _check_layers(path)
     try:
         try:
             gdf = gpd.read_file(path, engine="pyogrio")
@@ -213,12 +228,29 @@ def _read_geo(path: Path) -> Table:
             pyogrio.errors.GeometryError, pyogrio.errors.FieldError, ValueError, OSError) as e:
         kind = "GeoJSON" if path.suffix.lower() in (".geojson", ".json") else path.suffix[1:]
         raise _fail(path, f"not a readable {kind} file: {str(e).splitlines()[0][:200]}") from None
+    _check_rows(path, len(gdf))
     file_crs = gdf.crs.to_string() if gdf.crs is not None else None
     attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     for c in attrs.columns:  # dates and numbers → text, as in CSV
         attrs[c] = attrs[c].map(_geo_cell)
     return Table(path, _canonical(attrs, path), geometry=gdf.geometry.reset_index(drop=True),
                  file_crs=file_crs, row_label="feature")
+
+
+def _check_layers(path: Path) -> None:
+    """A file with several layers is refused (which one was meant?) instead of reading the first;
+    a layer with more features than the row limit is refused before it is read."""
+    import pyogrio
+
+    try:
+        layers = [str(n) for n, _ in pyogrio.list_layers(path)]
+        features = pyogrio.read_info(path)["features"] if len(layers) == 1 else 0
+    except Exception:  # noqa: BLE001 - unreadable files get read_file's clear message
+        return
+    if len(layers) > 1:
+        raise _fail(path, f"the file has {len(layers)} layers ({', '.join(layers[:5])}); "
+                          "save the one to import as its own file")
+    _check_rows(path, features)
 
 
 def _geo_cell(v) -> str:
@@ -232,9 +264,25 @@ def _geo_cell(v) -> str:
     return str(v)
 
 
+def refuse_control_characters(table: Table) -> None:
+    """Refuse every cell holding a control character, naming its row and field."""
+    problems = []
+    for col in table.frame.columns:
+        values = table.frame[col]
+        bad = values.str.contains(CONTROL_RE, regex=True).to_numpy().nonzero()[0]
+        for i in bad[:20]:
+            problems.append(table.problem(int(i), col, control_character(values.iat[i])))
+    if problems:
+        raise InputError(problems[:20])
+
+
 def _max_import_bytes() -> int:
     from geo.settings import get_settings
     return int(get_settings().max_import_mb * 1e6)
+
+
+_READERS = {**{s: lambda p: _read_csv(p, p.read_bytes()) for s in TABULAR},
+            **{s: _read_xlsx for s in EXCEL}, **{s: _read_geo for s in GEO}}
 
 
 def read_table(path: str | Path, *, max_bytes: int | None = None) -> Table:
@@ -252,12 +300,11 @@ def read_table(path: str | Path, *, max_bytes: int | None = None) -> Table:
     if size > limit:
         raise _fail(path, f"the file is {size / 1e6:.0f} MB, over the import limit of {limit / 1e6:.0f} MB "
                           "(split it, or raise YIZHAN_MAX_IMPORT_MB)")
-    if suffix in TABULAR:
-        return _read_csv(path, path.read_bytes())
-    if suffix in EXCEL:
-        return _read_xlsx(path)
-    if suffix in GEO:
-        return _read_geo(path)
+    reader = _READERS.get(suffix)
+    if reader is not None:
+        table = reader(path)
+        refuse_control_characters(table)
+        return table
     if suffix == ".xls":
         raise _fail(path, "old .xls workbooks are not read: save it as .xlsx or .csv")
     raise _fail(path, f"unsupported file type {suffix or '(none)'}: use CSV, XLSX, GeoJSON, "

@@ -7,6 +7,7 @@ pyogrio are imported *before* that (see below).
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from pathlib import Path
 
 # Import the wheels' GEOS/PROJ/GDAL before mod_spatialite loads the system ones: loading
@@ -19,6 +20,51 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class _SQLiteConnection(sa.Connection):
+    """Tells the ``begin`` event an implicit transaction (a read) from an explicit one.
+
+    ``engine.begin()`` / ``conn.begin()`` is how every write starts: on SQLite it begins
+    ``IMMEDIATE``, taking the write lock at once, so that a second writer waits (busy
+    timeout) instead of failing with "database is locked" when its read snapshot turns out
+    stale at its first write. Reads (autobegin) stay deferred and never wait for a writer.
+    """
+
+    def _autobegin(self) -> None:
+        if self._transaction is None and self._allow_autobegin:
+            self._implicit_begin = True
+        super()._autobegin()
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """A UNIQUE constraint failed (SQLite) / unique_violation 23505 (PostgreSQL)."""
+    if not isinstance(exc, sa.exc.IntegrityError):
+        return False
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
+
+
+def unique_conflict_message(exc: sa.exc.IntegrityError, source: str) -> str:
+    """What a lost race on a unique code means, in words (no driver traceback)."""
+    text = str(exc.orig).splitlines()
+    detail = next((t.strip() for t in text if t.strip().startswith("DETAIL:")), text[0] if text else "")
+    return (f"{source}: a record with the same code already exists — written by another import "
+            f"or edit at the same time ({detail.removeprefix('DETAIL:').strip()}); nothing was "
+            "written: run it again to see which rows, or use --upsert")
+
+
+@contextmanager
+def unique_conflicts(source: str):
+    """Turn a unique-code race lost inside the block into a clear :class:`Conflict`."""
+    from geo.errors import Conflict
+
+    try:
+        yield
+    except sa.exc.IntegrityError as e:
+        if not is_unique_violation(e):
+            raise
+        raise Conflict(unique_conflict_message(e, source)) from None
 
 
 def is_sqlite(bind) -> bool:
@@ -48,8 +94,10 @@ def engine_from_url(url: str, *, pool_size: int = 5, echo: bool = False) -> sa.E
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # real transactions for DDL and SAVEPOINTs too
-            conn.exec_driver_sql("BEGIN")
+            implicit = conn.__dict__.pop("_implicit_begin", False)
+            conn.exec_driver_sql("BEGIN" if implicit else "BEGIN IMMEDIATE")
 
+        engine._connection_cls = _SQLiteConnection
         return engine
     if u.get_backend_name() == "postgresql":
         return sa.create_engine(u, echo=echo, pool_size=pool_size, max_overflow=10,

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from geo.errors import InputError
 from geo.models import sites
 from geo.sites import site_select
+from geo.spreadsheet import atomic_path, frame_rows, write_table
 
 #: Exported columns, in order (the import understands every one of them).
 COLUMNS = ["code", "name", "kind", "level", "status", "lon", "lat", "address", "street",
@@ -43,16 +44,13 @@ def export_sites(conn: sa.Connection, out: str | Path, *, fmt: str | None = None
     if fmt not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}: use {', '.join(FORMATS)}", field="format")
     gdf = sites_frame(conn, kind=kind)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists():
-        out.unlink()
-    plain = pd.DataFrame(gdf.drop(columns="geometry"))
-    if fmt == "csv":
-        plain.to_csv(out, index=False, encoding="utf-8-sig", float_format="%.8f")
-    elif fmt == "xlsx":
-        plain.to_excel(out, index=False, sheet_name="sites")
-    elif fmt == "geojson":
-        gdf.to_file(out, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=9)
-    else:
-        gdf.to_file(out, driver="GPKG", engine="pyogrio", layer="sites")
+    if fmt in ("csv", "xlsx"):  # the one spreadsheet writer: no formula, written atomically
+        header, rows = frame_rows(pd.DataFrame(gdf.drop(columns="geometry")))
+        write_table(out, header, rows, sheet="sites", fmt=fmt)
+        return len(gdf)
+    with atomic_path(out) as tmp:
+        if fmt == "geojson":
+            gdf.to_file(tmp, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=9)
+        else:
+            gdf.to_file(tmp, driver="GPKG", engine="pyogrio", layer="sites")
     return len(gdf)

@@ -258,4 +258,7 @@ def parse_when(value: str | None, *, tz: ZoneInfo | None = None) -> dt.datetime 
         t = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"{value!r} is not 'now' or an ISO time such as 2024-07-01T22:30") from None
-    return t.replace(tzinfo=tz) if t.tzinfo is None else t.astimezone(tz)
+    try:
+        return t.replace(tzinfo=tz) if t.tzinfo is None else t.astimezone(tz)
+    except OverflowError:  # 9999-12-31T23:59:59-23:59 is past the last representable instant
+        raise ValueError(f"{value!r} is out of the range of dates this service handles") from None

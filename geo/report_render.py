@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import csv
 import datetime as dt
 import glob
 import html
@@ -18,6 +17,8 @@ import json
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+
+from geo.spreadsheet import append_row, csv_text, put_cell
 
 CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "WenQuanYi Zen Hei",
              "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC")
@@ -281,26 +282,26 @@ def report_to_xlsx(r: dict, path) -> None:
     ws = wb.active
     ws.title = "摘要"
     bold = Font(bold=True)
-    ws.append([r["title"]])
+    append_row(ws, [r["title"]])
     ws["A1"].font = Font(bold=True, size=14)
     for k, v in (("统计日", dt.date.fromisoformat(r["as_of"])),
                  ("上年末", dt.date.fromisoformat(r["previous_year"]["as_of"])), ("说明", r["sentence"])):
-        ws.append([k, v])
+        append_row(ws, [k, v])
     ws.append([])
-    ws.append(["口径说明"])
+    append_row(ws, ["口径说明"])
     for v in r["definitions"].values():
-        ws.append(["", v])
+        append_row(ws, ["", v])
     ws["B2"].number_format = ws["B3"].number_format = "yyyy-mm-dd"
     ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 12, 100
     ws["B4"].alignment = Alignment(wrap_text=True)
     fill = PatternFill("solid", fgColor="F4F4F4")
     for t in tables(r):
         sh = wb.create_sheet(t.sheet)
-        sh.append(t.headers)
+        append_row(sh, t.headers)
         for c in sh[1]:
             c.font, c.fill = bold, fill
         for row in t.rows:
-            sh.append([_xlsx_value(v) for v in row])
+            append_row(sh, [_xlsx_value(v) for v in row])
         for cell in (c for row in sh.iter_rows(min_row=2) for c in row if isinstance(c.value, dt.date)):
             cell.number_format = "yyyy-mm-dd"
         for i, h in enumerate(t.headers, start=1):
@@ -308,7 +309,7 @@ def report_to_xlsx(r: dict, path) -> None:
             sh.column_dimensions[sh.cell(1, i).column_letter].width = min(60, 4 + 1.8 * width)
         sh.freeze_panes = "A2"
         if t.note:
-            sh.cell(1, len(t.headers) + 2, t.note)
+            put_cell(sh, 1, len(t.headers) + 2, t.note)
     ch = wb.create_sheet("图表")
     for k, data in enumerate(charts_png(r).values()):
         ch.add_image(Image(io.BytesIO(data)), f"A{1 + 28 * k}")
@@ -357,11 +358,7 @@ def csv_rows(r: dict) -> list[tuple]:
 
 def report_to_csv(r: dict, *, bom: bool = False) -> str:
     """Long-format CSV ``section,key,level,value`` (see :func:`csv_rows`); ``bom`` for Excel."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["section", "key", "level", "value"])
-    w.writerows(csv_rows(r))
-    return ("\ufeff" if bom else "") + buf.getvalue()
+    return csv_text(["section", "key", "level", "value"], csv_rows(r), bom=bom)
 
 
 def report_to_json(r: dict) -> bytes:

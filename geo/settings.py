@@ -15,6 +15,11 @@ class Settings(BaseSettings):
     default_radius_m: float = 1000.0
     duplicate_distance_m: float = 20.0
     max_import_mb: float = 100.0
+    #: bounds on what any import file may hold, checked before the work grows
+    max_import_rows: int = 1_000_000
+    max_import_columns: int = 200
+    #: an XLSX workbook (a zip) may unpack to at most this much
+    max_unpacked_mb: float = 250.0
     #: demand points beyond which straight-line coverage runs on Dask, reading the demand
     #: chunk by chunk on the workers (``geo.planning.DASK_THRESHOLD``)
     dask_threshold: int = 20_000_000
