@@ -102,6 +102,13 @@ def test_cli_status_flag_and_refusal(db_url, engine, tmp_path, fp):
     assert r.returncode == 0, r.stderr
     assert "站点.csv: imported 4 site rows — 4 new, 0 updated, 0 unchanged" in r.stdout
     assert {(s.status, s.opened_on) for s in _sites(engine).values()} == {("open", dt.date(2020, 5, 1))}
+    before = fp(engine)
+    r = run(db_url, "import", "sites", f, "--upsert", "--effective-on", "2024-07-01")  # the README's line
+    assert r.returncode == 1 and r.stderr.rstrip().endswith("import it with --crs gcj02")
+    assert fp(engine) == before
+    r = run(db_url, "import", "sites", f, "--upsert", "--effective-on", "2024-07-01", "--crs", "gcj02")
+    assert r.returncode == 0 and "0 new, 0 updated, 4 unchanged" in r.stdout
+    assert fp(engine) == before
     r = run(db_url, "import", "sites", f, "--kind", "love_station", "--status", "开放中")
     assert r.returncode == 1 and "field --status: unknown status '开放中'" in r.stderr
 
