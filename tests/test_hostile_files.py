@@ -21,25 +21,10 @@ from geo.imports import import_sites
 from geo.report import annual_report
 from geo.report_render import render
 
-#: names (and one code) that Excel/WPS would evaluate if written raw
+#: the names of tests/corpus/sites_formula_names.csv (one code is "=FX5"): Excel/WPS would
+#: evaluate each of them if written raw
 HOSTILE = ['=HYPERLINK("http://evil.example/x","点我")', "+cmd|' /C calc'!A0", "@SUM(1+1)",
            "-2+3", "\t=tab", "'=quoted", "''twice", "=1+1"]
-HEADER = ["code", "name", "lon", "lat", "kind", "level", "status", "services", "opening_hours",
-          "opened_on", "phone"]
-
-
-def _hostile_csv(path: Path) -> None:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(HEADER)
-    for i, name in enumerate(HOSTILE):
-        code = "=FX5" if i == 0 else f"H{i}"
-        w.writerow([code, name, f"{112.56 + i * 0.002:.4f}", "37.8600", "love_station", "city_union",
-                    "open", "water", "24小时", "2021-01-01", "+86 351 1234567"])
-    # the importer undoes exactly the export's "'" prefix: give it the escaped form
-    text = buf.getvalue().replace('"\'=quoted"', '"\'\'=quoted"').replace(",'=quoted,", ",''=quoted,")
-    text = text.replace(",''twice,", ",'''twice,")
-    path.write_text(text, encoding="utf-8")
 
 
 def _names(engine) -> dict[str, str]:
@@ -55,10 +40,8 @@ def _formula_cells(path_or_bytes) -> list[str]:
 
 
 @pytest.fixture
-def hostile(engine, tmp_path):
-    f = tmp_path / "hostile.csv"
-    _hostile_csv(f)
-    import_sites(engine, f)
+def hostile(engine, corpus):
+    import_sites(engine, corpus / "sites_formula_names.csv")
     return engine
 
 
