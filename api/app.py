@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.geojson import JSON
-from api.limits import BodySizeLimit, ControlCharacters
+from api.limits import BodySizeLimit, ControlCharacters, install_log_redaction
 from api.settings import ApiSettings
 from api.state import SnapshotHolder
 from geo.db import engine_from_url, ensure_schema
@@ -45,6 +45,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.openapi = lambda: _openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ControlCharacters)
+    install_log_redaction()
     errors.install(app)
     from api.routers import areas, health, nearest, ogc, sites
     for r in (health, nearest, sites, areas, ogc):

@@ -111,3 +111,21 @@ def test_cli_refuses_hostile_options_with_exit_1(engine, db_url, tmp_path):
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert ("code: '<svg/onload=alert(1)>' is not a valid code: use 1 to 32 lower-case letters, digits "
             "and _, starting with a letter") in " ".join(r.stderr.split())
+
+
+def test_tokens_never_reach_the_access_log(race_server, client_factory):
+    import logging
+
+    from api.limits import RedactTokens
+
+    r = client_factory(race_server.url).get("/api/sites", params={"token": race_server.token})
+    assert r.status_code in (200, 401, 422)
+    logger = logging.getLogger("uvicorn.access")
+    assert any(isinstance(f, RedactTokens) for f in logger.filters)
+    rec = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                            ("127.0.0.1:1", "GET", f"/api/sites?token={race_server.token}&x=1", "1.1", 200),
+                            None)
+    for f in logger.filters:
+        f.filter(rec)
+    assert rec.getMessage() == '127.0.0.1:1 - "GET /api/sites?token=[redacted]&x=1 HTTP/1.1" 200'
+    assert race_server.token not in rec.getMessage()
