@@ -129,3 +129,17 @@ def test_tokens_never_reach_the_access_log(race_server, client_factory):
         f.filter(rec)
     assert rec.getMessage() == '127.0.0.1:1 - "GET /api/sites?token=[redacted]&x=1 HTTP/1.1" 200'
     assert race_server.token not in rec.getMessage()
+
+
+def test_coverage_map_is_built_once_per_data_state(race_server, client_factory):
+    anon = client_factory(race_server.url)
+    cache = race_server.app.state.page_cache
+    with ThreadPoolExecutor(4) as pool:
+        pages = list(pool.map(lambda _: anon.get("/maps/coverage", params={"radius": 800}), range(4)))
+    assert [p.status_code for p in pages] == [200] * 4 and len({p.text for p in pages}) == 1
+    assert (cache.builds, cache.hits) == (1, 3)
+    r = client_factory(race_server.url, race_server.token).patch(
+        f"/api/sites/{race_server.ids[0]}", json={"name": "新名字"}, headers={"If-Match": '"1"'})
+    assert r.status_code == 200
+    assert "新名字" in anon.get("/maps/coverage", params={"radius": 800}).text
+    assert cache.builds == 2
