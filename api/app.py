@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from api import errors
 from api.geojson import JSON
-from api.limits import BodySizeLimit, ControlCharacters
+from api.limits import BodySizeLimit, ControlCharacters, install_log_redaction
+from api.page_cache import PageCache
 from api.settings import ApiSettings
 from api.state import SnapshotHolder
 from geo.db import engine_from_url, ensure_schema
@@ -42,9 +43,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                   description="Outdoor-worker rest stations (爱心驿站) and worker homes (职工之家): "
                               "nearest, sites with dated history, coverage, reports, OGC API – Features.")
     app.state.settings = settings
+    app.state.page_cache = PageCache()
     app.openapi = lambda: _openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ControlCharacters)
+    install_log_redaction()
     errors.install(app)
     from api.routers import areas, health, nearest, ogc, sites
     for r in (health, nearest, sites, areas, ogc):

@@ -2,6 +2,7 @@
 parameters or paths holding control characters (422) before any handler sees them."""
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl
 
 import orjson
@@ -77,3 +78,32 @@ class BodySizeLimit:
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+class RedactTokens:
+    """A logging filter: token secrets (``yz_…``) and ``token=``/``access_token=`` query values
+    never reach a log line (uvicorn's access log writes the full path with its query)."""
+
+    _SECRET = re.compile(r"yz_[A-Za-z0-9_\-]+")
+    _QUERY = re.compile(r"((?:access_)?token=)[^&\s]*", re.IGNORECASE)
+
+    @classmethod
+    def redact(cls, text: str) -> str:
+        return cls._QUERY.sub(r"\1[redacted]", cls._SECRET.sub("yz_[redacted]", text))
+
+    def filter(self, record) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.redact(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = self.redact(record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach :class:`RedactTokens` to the access and error loggers (once)."""
+    import logging
+
+    for name in ("uvicorn.access", "uvicorn.error", "yizhan.api"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())

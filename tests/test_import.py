@@ -64,6 +64,9 @@ BAD = [
     ("header_only.csv", None, None, "no data rows"),
     ("not_geojson.geojson", None, None, "not a readable GeoJSON"),
     ("sites_merged_header.xlsx", None, None, "merged cells (A1:B1)"),
+    ("sites_control_chars.csv", 3, "name", "contains the control character U+0001; remove it"),
+    ("sites_control_chars.csv", 4, "name", "contains the control character U+000B; remove it"),
+    ("sites_sparse.xlsx", None, None, "the first sheet declares 1,048,576 rows (A1:XFD1048576)"),
 ]
 
 

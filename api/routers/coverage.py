@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from api import params
 from api.deps import ConnDep, SettingsDep
 from api.geojson import JSON, GeoJSON, collection, feature, gaps_collection
+from api.page_cache import data_state
 from geo.errors import InputError
 from geo.finder import parse_when
 from geo.planning import coverage_gaps, coverage_summary, suggestions
@@ -86,7 +87,7 @@ def coverage_suggestions(conn: ConnDep, settings: SettingsDep, count: Annotated[
 
 
 @router.get("/maps/coverage", response_class=HTMLResponse, tags=["maps"])
-async def coverage_map(conn: ConnDep, settings: SettingsDep, radius: Radius = 1000.0, kind: str | None = None,
+async def coverage_map(request: Request, conn: ConnDep, settings: SettingsDep, radius: Radius = 1000.0, kind: str | None = None,
                        tiles: Literal["none", "osm", "amap", "tianditu"] | None = None):
     """The planners' interactive coverage map (Leaflet served by this service)."""
     from maps.from_db import coverage_map_from_db
@@ -97,9 +98,14 @@ async def coverage_map(conn: ConnDep, settings: SettingsDep, radius: Radius = 10
         raise InputError("天地图 tiles need a key: set YIZHAN_TIANDITU_KEY (or use tiles=none/osm/amap)",
                          field="tiles")
 
+    kind_code = _filters(conn, kind, None, None)["kind"]
+
     def build():
-        kind_code = _filters(conn, kind, None, None)["kind"]
         m = coverage_map_from_db(conn, radius_m=radius, kind=kind_code, tiles=tiles,
                                  mode="url", tianditu_key=settings.tianditu_key or None)
         return to_html(m, mode="url")
-    return HTMLResponse(await run_in_threadpool(build))
+
+    def cached():  # one build per data state, one build at a time (api/page_cache.py)
+        key = (radius, kind_code, tiles, data_state(conn))
+        return request.app.state.page_cache.get(key, build)
+    return HTMLResponse(await run_in_threadpool(cached))

@@ -70,3 +70,48 @@ ws.append(["坐标", None, "名称"])
 ws.merge_cells("A1:B1")
 ws.append([112.565, 37.861, "合并表头驿站"])
 wb.save(HERE / "sites_merged_header.xlsx")
+
+# ---- hostile input (issue 20) ----------------------------------------------------------------
+# names Excel/WPS would evaluate; "'=quoted" and "''twice" are written as an export writes them
+# ("'" doubled), since the CSV importer removes exactly the export's "'" prefix
+HOSTILE = ['=HYPERLINK("http://evil.example/x","点我")', "+cmd|' /C calc'!A0", "@SUM(1+1)",
+           "-2+3", "\t=tab", "'=quoted", "''twice", "=1+1"]
+
+
+def hostile_csv():
+    import csv as _csv
+    import io as _io
+    buf = _io.StringIO()
+    w = _csv.writer(buf, lineterminator="\n")
+    w.writerow(["code", "name", "lon", "lat", "kind", "level", "status", "services", "opening_hours",
+                "opened_on", "phone"])
+    for i, name in enumerate(HOSTILE):
+        w.writerow(["=FX5" if i == 0 else f"H{i}", "'" + name if name.startswith("'") else name,
+                    f"{112.56 + i * 0.002:.4f}", "37.8600", "love_station", "city_union", "open", "water",
+                    "24小时", "2021-01-01", "+86 351 1234567"])
+    return buf.getvalue()
+
+
+(HERE / "sites_formula_names.csv").write_text(hostile_csv(), encoding="utf-8")
+(HERE / "sites_control_chars.csv").write_text(
+    H_EN + ok("CC-1") + ok("CC-2", 112.57, 37.85, name="坏\x01名字") + ok("CC-3", 112.58, 37.84, name="竖\x0b表"),
+    encoding="utf-8")
+
+
+def sparse_xlsx(path):
+    """4.7 KB that declares A1:XFD1048576: one header cell and one cell at XFD1048576."""
+    import io as _io
+    import zipfile
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+             'spreadsheetml/2006/main"><dimension ref="A1:XFD1048576"/><sheetData>'
+             '<row r="1"><c r="A1" t="inlineStr"><is><t>code</t></is></c></row><row r="1048576">'
+             '<c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData></worksheet>')
+    wb = openpyxl.Workbook()
+    buf = _io.BytesIO()
+    wb.save(buf)
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item, sheet if item.filename == "xl/worksheets/sheet1.xml" else src.read(item))
+
+
+sparse_xlsx(HERE / "sites_sparse.xlsx")
