@@ -50,14 +50,17 @@ def build(url: str, rows: int, seed: int = 7) -> None:
         sqlite = eng.dialect.name == "sqlite"
         geom = "MakePoint(?, ?, 4326)" if sqlite else "ST_SetSRID(ST_MakePoint(%s, %s), 4326)"
         mark = "?" if sqlite else "%s"
-        sql = f"INSERT INTO demand (category, weight, lon, lat, geom) VALUES ('other', {mark}, {mark}, {mark}, {geom})"
+        sql = (f"INSERT INTO demand (code, category, weight, lon, lat, geom) "
+               f"VALUES ({mark}, 'other', {mark}, {mark}, {mark}, {geom})")
         with eng.begin() as conn:
             cur = conn.connection.cursor()
             for a in range(0, rows, 200_000):
                 n = min(200_000, rows - a)
                 lon, lat = rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)
                 w = rng.integers(1, 20, n).astype(float)
-                cur.executemany(sql, list(zip(w.tolist(), lon.tolist(), lat.tolist(), lon.tolist(), lat.tolist())))
+                codes = [f"B{a + k}" for k in range(n)]
+                cur.executemany(sql, list(zip(codes, w.tolist(), lon.tolist(), lat.tolist(), lon.tolist(),
+                                              lat.tolist())))
     finally:
         eng.dispose()
 

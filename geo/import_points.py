@@ -22,8 +22,6 @@ from geo.vocab import Vocabulary
 
 #: Per kind of point: table, number column, plural noun for messages.
 _KINDS = {"demand": (demand, "weight", "demand points"), "candidates": (candidates, "capacity", "candidates")}
-#: What makes two rows the same row (codes equal) and what an update compares.
-_FIELDS = ("name", "category", "lon", "lat")
 
 
 def point_code(name: str | None, lon: float, lat: float) -> str:
@@ -88,12 +86,27 @@ def _set_codes(table, rows: list[dict], problems: list[Problem]) -> None:
 
 def _existing(conn, tbl: sa.Table, num_field: str) -> dict[str, tuple]:
     """``code -> (id, name, category, number, lon, lat)`` of every stored row."""
-    cols = [tbl.c.code, tbl.c.id, *(tbl.c[f] for f in _FIELDS[:2]), tbl.c[num_field], tbl.c.lon, tbl.c.lat]
+    cols = [tbl.c.code, tbl.c.id, tbl.c.name, tbl.c.category, tbl.c[num_field], tbl.c.lon, tbl.c.lat]
     return {r[0]: tuple(r[1:]) for r in conn.execute(sa.select(*cols))}
 
 
 def _content(r: dict, num_field: str) -> tuple:
+    """What an update compares (as :func:`_existing` gives it, without the id): exact values."""
     return (r["name"], r["category"], r[num_field], r["lon"], r["lat"])
+
+
+def _classify(rows: list[dict], existing: dict, num_field: str) -> tuple[list[dict], list[dict], int]:
+    """New rows, changed rows (with the stored ``_id``) and how many are unchanged."""
+    new, changed, unchanged = [], [], 0
+    for r in rows:
+        old = existing.get(r["code"])
+        if old is None:
+            new.append(r)
+        elif old[1:] != _content(r, num_field):
+            changed.append(dict(r, _id=old[0]))
+        else:
+            unchanged += 1
+    return new, changed, unchanged
 
 
 def _check_flags(path, upsert: bool, replace: bool) -> None:
@@ -121,19 +134,10 @@ def _import_points(engine, path, *, what: str, crs, upsert: bool, replace: bool,
                                    f"existing {noun} or --replace to replace them all)")
                      for i, r in enumerate(rows) if r["code"] in existing]
     _raise_if_errors(problems)
-    report = ImportReport(str(path), what, rows=n, dry_run=dry_run, warnings=problems, removed=0)
-    changed, new = [], []
-    for r in rows:
-        old = existing.get(r["code"])
-        if old is None:
-            new.append(r)
-        elif old[1:] != _content(r, num_field):
-            changed.append(dict(r, _id=old[0]))
-        else:
-            report.unchanged += 1
-    report.created, report.updated = len(new), len(changed)
-    if replace:
-        report.removed = len(existing) - report.updated - report.unchanged
+    new, changed, unchanged = _classify(rows, existing, num_field)
+    report = ImportReport(str(path), what, rows=n, created=len(new), updated=len(changed),
+                          unchanged=unchanged, dry_run=dry_run, warnings=problems,
+                          removed=len(existing) - len(changed) - unchanged if replace else 0)
     with engine.connect() as conn, conn.begin() as trans:
         if replace:
             conn.execute(tbl.delete())

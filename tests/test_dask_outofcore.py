@@ -52,8 +52,9 @@ def _load(engine, data_dir, tmp_path):
     lon = rng.uniform(x0 - 0.01, x1 + 0.01, n)
     lat = rng.uniform(y0 - 0.01, y1 + 0.01, n)
     w = rng.uniform(0.05, 12.0, n) * rng.choice([1e-3, 1.0, 1e3], n)
-    shared = [xy for g in geoms for xy in shapely.get_coordinates(g).tolist()
-              if sum(shapely.intersects(h, shapely.Point(xy)) for h in geoms) >= 2]
+    shared = list(dict.fromkeys(  # each shared vertex once: a file's rows without codes are distinct
+        tuple(xy) for g in geoms for xy in shapely.get_coordinates(g).tolist()
+        if sum(shapely.intersects(h, shapely.Point(xy)) for h in geoms) >= 2))
     assert len(shared) >= 10
     pts = [(*xy, 0.1) for xy in shared[:40]] + list(zip(lon.tolist(), lat.tolist(), w.tolist()))
     path = tmp_path / "more_demand.csv"
