@@ -11,6 +11,7 @@ from pathlib import Path
 import prcoords
 import pytest
 
+from geo import clock
 from geo.geodesy import distance_m
 from geo.imports import import_sites
 from geo.tokens import create_token
@@ -189,7 +190,7 @@ def test_write_auth_crud_history_and_conflict(hand_server, client_factory):
     assert r.status_code == 409
     r = planner.delete(f"/api/sites/{sid}", headers={"If-Match": '"2"'})
     assert r.status_code == 200 and r.json()["properties"]["status"] == "closed"
-    assert r.json()["properties"]["closed_on"] == dt.date.today().isoformat()
+    assert r.json()["properties"]["closed_on"] == clock.today().isoformat()  # the district's today
     assert codes(anon.get("/api/nearest", params={"lon": 112.5699, "lat": 37.86, "k": 1}).json()) == ["N1"]
     h = anon.get(f"/api/sites/{sid}/history").json()["history"]
     fields = [(e["field"], e["outcome"]) for e in h]
