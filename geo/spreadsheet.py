@@ -70,7 +70,7 @@ def xlsx_cell(ws, value, row: int | None = None, column: int | None = None):
 
     cell = Cell(ws, row=row, column=column)
     v = _csv_plain(value)
-    if v == "" and value is not None and not isinstance(value, str):
+    if isinstance(v, str) and not isinstance(value, str):  # None, NaN, pd.NA: an empty cell
         v = None
     if isinstance(v, str):
         cell._value, cell.data_type = _xlsx_safe_text(v), "s"
