@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import multiprocessing
+import os
 from collections import OrderedDict
 
 import sqlalchemy as sa
@@ -22,6 +23,8 @@ from geo.models import candidates, demand
 
 #: pages kept (each a few MB at city scale)
 MAX_PAGES = 8
+#: niceness of the build process
+BUILD_NICE = 10
 
 
 def data_version(conn: sa.Connection) -> tuple:
@@ -47,6 +50,13 @@ def build_page(database_url: str, radius_m: float, kind: str | None, tiles: str,
         eng.dispose()
 
 
+def warm() -> None:
+    """Import what a build needs (≈ 10 s cold: GeoPandas, Folium, spopt), once per build process."""
+    import maps.from_db  # noqa: F401
+    import maps.offline  # noqa: F401
+    import spopt.locate  # noqa: F401  (the exact suggestions of small instances)
+
+
 def _in_memory(url: str) -> bool:
     return url.startswith("sqlite") and (url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:") or ":memory:" in url)
 
@@ -65,8 +75,15 @@ class MapPages:
             if _in_memory(self.url):  # another process cannot see this database
                 self._pool = cf.ThreadPoolExecutor(1, thread_name_prefix="yizhan-map")
             else:
-                self._pool = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                # spawned (no copy of this process's threads or locks), at low priority: on a
+                # shared core the worker's requests come first
+                self._pool = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                    initializer=os.nice, initargs=(BUILD_NICE,))
         return self._pool
+
+    def start(self) -> None:
+        """Start the build process and its imports now (low priority), not in a planner's first map."""
+        self._executor().submit(warm)
 
     async def page(self, version: tuple, params: tuple) -> tuple[str, bool]:
         """``(html, cached)`` for ``params = (radius_m, kind, tiles, tianditu_key)``."""
