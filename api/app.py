@@ -11,10 +11,28 @@ from fastapi import FastAPI
 from api import errors
 from api.geojson import JSON
 from api.limits import BodySizeLimit, ControlCharacters, install_log_redaction
-from api.page_cache import PageCache
+from api.map_pages import MapPages
+from api.routers.nearest import answer, is_nearest
 from api.settings import ApiSettings
 from api.state import SnapshotHolder
 from geo.db import engine_from_url, ensure_schema
+
+
+class YizhanAPI(FastAPI):
+    """FastAPI that answers ``GET /api/nearest`` first (workers' phones call it most).
+
+    The fast path (:func:`api.routers.nearest.answer`) runs before FastAPI's per-request
+    telemetry check and Starlette's middleware stack: it needs none of them (no body, its
+    own error mapping). Every other request goes through the whole app as before.
+    """
+
+    async def __call__(self, scope, receive, send) -> None:
+        if self.root_path:
+            scope["root_path"] = self.root_path
+        if is_nearest(scope):
+            scope["app"] = self
+            return await answer(self.state.holder, scope, send)
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -28,6 +46,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         holder = SnapshotHolder(engine, interval=settings.refresh_interval_s)
         holder.reload()
         app.state.engine, app.state.holder = engine, holder
+        app.state.map_pages = MapPages(settings.database_url)
+        app.state.map_pages.start()
         task = asyncio.create_task(holder.run())
         # the coverage kernels load (~0.3 s) beside the first requests, not inside a planner's first one
         threading.Thread(target=importlib.import_module, args=("geo._coverage_grid",), daemon=True,
@@ -36,14 +56,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             yield
         finally:
             task.cancel()
+            app.state.map_pages.close()
             engine.dispose()
 
-    app = FastAPI(title="驿站 yizhan", version="0.1.0", lifespan=lifespan,
-                  default_response_class=JSON, docs_url=None, redoc_url=None,
-                  description="Outdoor-worker rest stations (爱心驿站) and worker homes (职工之家): "
-                              "nearest, sites with dated history, coverage, reports, OGC API – Features.")
+    app = YizhanAPI(title="驿站 yizhan", version="0.1.0", lifespan=lifespan,
+                    default_response_class=JSON, docs_url=None, redoc_url=None,
+                    description="Outdoor-worker rest stations (爱心驿站) and worker homes (职工之家): "
+                                "nearest, sites with dated history, coverage, reports, OGC API – Features.")
     app.state.settings = settings
-    app.state.page_cache = PageCache()
     app.openapi = lambda: _openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ControlCharacters)
@@ -52,7 +72,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     from api.routers import areas, health, nearest, ogc, sites
     for r in (health, nearest, sites, areas, ogc):
         app.include_router(r.router)
-    nearest.install_fast_path(app)
     _optional_routers(app)
     _offline_docs(app)
     return app

@@ -318,15 +318,24 @@ def map_coverage(out_path: Annotated[Path, typer.Option("--out", help="FILE.html
     out.print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB)")
 
 
+class LogLevel(str, Enum):
+    critical, error, warning, info, debug = "critical", "error", "warning", "info", "debug"
+
+
 @app.command()
 def serve(host: Annotated[str, typer.Option()] = "127.0.0.1", port: Annotated[int, typer.Option()] = 8000,
-          workers: Annotated[int, typer.Option(min=1)] = 1) -> None:
-    """Serve the HTTP API and maps with uvicorn."""
+          workers: Annotated[int, typer.Option(min=1)] = 1,
+          access_log: Annotated[bool, typer.Option(
+              "--access-log/--no-access-log",
+              help="log one line per request (off by default: it costs every request CPU time)")] = False,
+          log_level: Annotated[LogLevel, typer.Option(help="uvicorn's log level (startup, errors)")] = LogLevel.info,
+          ) -> None:
+    """Serve the HTTP API and maps with uvicorn (uvloop and httptools when installed)."""
     import uvicorn
 
     engine()  # create/upgrade the schema once, before workers start
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+                log_level=LogLevel(log_level).value, access_log=access_log)
 
 
 @app.command()
@@ -352,4 +361,4 @@ def demo(port: Annotated[int, typer.Option()] = 8000,
               f"API docs:     {base}/docs\nnearest:      {base}/api/nearest?lon=112.57&lat=37.86\n"
               f"on foot:      {base}/api/coverage?mode=walk&radius=1200&network=streets.osm.pbf")
     if not no_serve:
-        serve(host=host, port=port, workers=1)
+        serve(host=host, port=port, workers=1, access_log=False, log_level="info")

@@ -58,10 +58,11 @@ def national(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(lon, 73.5, 135.0), np.clip(lat, 18.2, 53.5)
 
 
-def site_states(n: int, seed: int = 20261124) -> tuple[list[dict], np.ndarray, np.ndarray]:
-    """``n`` open love stations / worker homes over China as ``geo.sites.create_sites`` states."""
+def site_states(n: int, seed: int = 20261124, lonlat=None) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """``n`` open love stations / worker homes over China as ``geo.sites.create_sites`` states
+    (at ``lonlat`` = two arrays when given, else from :func:`national`)."""
     rng = np.random.default_rng(seed)
-    lon, lat = national(rng, n)
+    lon, lat = national(rng, n) if lonlat is None else lonlat
     kinds = np.where(rng.random(n) < 0.9, "love_station", "worker_home")
     svc = np.array(["water", "water,charging", "charging,hot_meal", ""])[rng.integers(0, 4, n)]
     states = [{"code": f"C{i:06d}", "kind": str(kinds[i]), "level": "city_union", "status": "open",
@@ -164,25 +165,35 @@ def http_get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
         return e.code, e.read()
 
 
+YIZHAN = Path(sys.executable).with_name("yizhan")
+
+
 class Server:
     """A uvicorn server (1 worker) in a subprocess on 127.0.0.1, pinned to one core.
 
     ``with Server("api.app:create_app", env={...}) as srv: srv.url`` — the process group
     is terminated (then killed) on exit, whatever happens inside the block.
+    ``Server(None, env={"YIZHAN_DATABASE_URL": …})`` starts the product as users do:
+    ``yizhan serve --host 127.0.0.1 --port P`` with its own defaults.
     """
 
-    def __init__(self, app: str, *, env: dict | None = None, core: int | None = 0,
+    def __init__(self, app: str | None, *, env: dict | None = None, core: int | None = 0,
                  app_dir: str | Path | None = None, ready_path: str = "/healthz",
                  start_timeout: float = 300.0, log: Path | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [*pinned(core), sys.executable, "-m", "uvicorn", app, "--factory",
-               "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-               "--log-level", "warning", "--no-access-log"]
+        if app is None:
+            cmd = [*pinned(core), str(YIZHAN), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        else:
+            cmd = [*pinned(core), sys.executable, "-m", "uvicorn", app, "--factory",
+                   "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+                   "--log-level", "warning", "--no-access-log"]
         if app_dir:
             cmd += ["--app-dir", str(app_dir)]
         self.cmd, self.ready_path, self.start_timeout = cmd, ready_path, start_timeout
         self.env = {**os.environ, **(env or {})}
+        if app is None:  # the yizhan command imports this checkout's code
+            self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), self.env.get("PYTHONPATH")]))
         self._own_log = log is None  # a temp log of our own is removed on a clean exit
         self.log = log or Path(tempfile.mkstemp(prefix="yizhan_bench_srv_", suffix=".log")[1])
         self.proc: subprocess.Popen | None = None

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run", "--disable-sync"]
 
@@ -68,7 +70,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", action="store_true", help="20,000 synthetic sites instead of 200,000")
     ap.add_argument("--repeat", type=int, default=3, help="page loads per map (default 3)")
+    ap.add_argument("--skip-city", action="store_true", help="skip the city-scale /maps/coverage part")
+    ap.add_argument("--city-only", action="store_true", help="only the city-scale /maps/coverage part")
     a = ap.parse_args()
+    if a.city_only:
+        import _city_map
+        return _city_map.run(small=a.small, duration=5.0 if a.small else 10.0)
     from geo.db import engine_from_url, ensure_schema
     from geo.demo import build_demo
     from maps.coverage_map import coverage_map_from_layers
@@ -90,6 +97,9 @@ def main() -> None:
           a.repeat)
     print("target: idle under 3 s at 200,000 sites (machine load:",
           subprocess.run(["cat", "/proc/loadavg"], capture_output=True, text=True).stdout.split()[0] + ")")
+    if not a.skip_city:
+        import _city_map
+        _city_map.run(small=a.small, duration=5.0 if a.small else 10.0)
 
 
 if __name__ == "__main__":

@@ -35,23 +35,19 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _dists  # noqa: E402
 import _load  # noqa: E402
 
 TARGET_HEALTHZ_RATIO, TARGET_PG_RATIO, TARGET_P99_MS = 0.60, 4.0, 15.0
 
 
-def query_points(n: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
-    return _load.national(np.random.default_rng(seed), n)
-
-
-def spot_check(ours_url: str, pg_url: str, lon: np.ndarray, lat: np.ndarray,
+def spot_check(ours_url: str, pg_url: str, qlon: np.ndarray, qlat: np.ndarray,
                slon: np.ndarray, slat: np.ndarray, n: int) -> dict:
-    """First site of both endpoints for ``n`` random points, refereed by brute force."""
+    """First site of both endpoints for ``n`` points (spread over all query sets), refereed
+    by brute force."""
     import pyproj
 
     geod = pyproj.Geod(ellps="WGS84")
-    rng = np.random.default_rng(99)
-    qlon, qlat = _load.national(rng, n)
     out = {"points": n, "ours_wrong": 0, "pg_wrong": 0, "disagree": 0, "examples": [],
            "ours_d_err_max": 0.0, "pg_d_err_max": 0.0, "pg_order_wrong_k3": 0}
     ones = np.ones(slon.size)
@@ -188,10 +184,14 @@ def profile_inprocess(db_url: str, qlon: np.ndarray, qlat: np.ndarray, n: int = 
     eng.dispose()
 
 
-def main() -> int:
+def _args():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="20,000 stations, 3 s runs (make bench)")
     ap.add_argument("--sites", type=int, default=None)
+    ap.add_argument("--data", choices=("heldout", "national"), default="heldout",
+                    help="stations around 300 random centres (default) or the earlier national set")
+    ap.add_argument("--sets", default=",".join(_dists.QUERY_SETS),
+                    help=f"query distributions, comma-separated (default all: {','.join(_dists.QUERY_SETS)})")
     ap.add_argument("--backend", choices=("spatialite", "postgis"), default="spatialite",
                     help="store behind the yizhan server (the baseline is always PostGIS)")
     ap.add_argument("--duration", type=float, default=None, help="seconds per measured run")
@@ -199,30 +199,84 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=None,
-                    help="interleaved rounds of healthz/nearest/PostGIS (default 3; --small: 1)")
-    ap.add_argument("--queries", type=int, default=10_000, help="distinct query points")
+                    help="interleaved rounds of healthz/each query set/PostGIS (default 3; --small: 1)")
+    ap.add_argument("--queries", type=int, default=5_000, help="distinct query points per set")
     ap.add_argument("--spot", type=int, default=200, help="points of the correctness spot-check")
     ap.add_argument("--profile", action="store_true", help="also profile a request in-process")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def _report(runs: dict, sets: list[str], rounds: int, connections: int) -> dict:
+    """Median of the rounds per endpoint, ratios and targets per query set."""
+    med = {k: _median_run(v) for k, v in runs.items()}
+    if rounds > 1:
+        print(f"\nmedian of {rounds} rounds:")
+        for k, x in med.items():
+            print(_load.fmt_wrk(k, x))
+    h, pgr = med["healthz"], med["pg_knn"]
+    print("\nper query set (targets from issues 4 and 21: ≥ 0.60 × /healthz, p99 < 15 ms, "
+          "every set, first run after start included):")
+    out = {}
+    for qs in sets:
+        key = f"nearest {qs}"
+        nr = med[key]
+        r1, p99 = nr["rps"] / h["rps"], nr["ms"]["p99"]
+        worst = max(r["ms"]["p99"] for r in runs[key])
+        per = [a["rps"] / b["rps"] for a, b in zip(runs[key], runs["healthz"])]
+        first_p99 = runs[key][0]["ms"]["p99"]
+        cpu = (f"; CPU {nr['cpu_us_per_req']:.0f} µs/req vs healthz {h['cpu_us_per_req']:.0f}"
+               if "cpu_us_per_req" in nr and "cpu_us_per_req" in h else "")
+        print(f"  {qs:<9} nearest/healthz {r1:5.2f} ({'met' if r1 >= TARGET_HEALTHZ_RATIO else 'NOT met'}; "
+              f"rounds {', '.join(f'{x:.2f}' for x in per)})  p99 {p99:5.2f} ms, first run {first_p99:5.2f}, "
+              f"worst {worst:5.2f} ({'met' if worst < TARGET_P99_MS else 'NOT met'}){cpu}")
+        out[qs] = {"nearest_over_healthz": r1, "per_round": per, "p99_ms": p99, "p99_first_run_ms": first_p99,
+                   "p99_worst_ms": worst}
+    nr = med[f"nearest {sets[0]}"]
+    r2 = nr["rps"] / pgr["rps"]
+    print(f"  nearest ({sets[0]}) / PostGIS KNN  {r2:5.2f}×  target ≥ {TARGET_PG_RATIO:.0f}×  "
+          f"{'met' if r2 >= TARGET_PG_RATIO else 'NOT met'}   (closed loop: p50 ≈ connections / "
+          f"throughput = {connections / nr['rps'] * 1e3:.1f} ms)")
+    if "cpu_us_per_req" in nr and "cpu_us_per_req" in pgr:
+        print(f"  CPU per request: nearest {nr['cpu_us_per_req']:.0f} µs, PostGIS KNN (uvicorn + its "
+              f"PostgreSQL backends, not pinned) {pgr['cpu_us_per_req']:.0f} µs → "
+              f"{pgr['cpu_us_per_req'] / nr['cpu_us_per_req']:.2f}× at equal CPU")
+    return {"sets": out, "nearest_over_pg": r2, "median": med}
+
+
+def _print_spot(spot: dict, n: int) -> None:
+    print(f"\ncorrectness spot-check, {spot['points']} points of the query sets, first site vs brute-force "
+          f"pyproj Geod over all {n:,} sites:")
+    print(f"  yizhan wrong: {spot['ours_wrong']}   PostGIS KNN wrong: {spot['pg_wrong']}   "
+          f"endpoints disagree: {spot['disagree']} (ties at equal distance excepted)")
+    print(f"  PostGIS top-3 not in exact geodesic order: {spot['pg_order_wrong_k3']} of {spot['points']}")
+    print(f"  max |distance_m - Geod|: yizhan {spot['ours_d_err_max']:.3f} m, "
+          f"PostGIS ST_Distance(geography) {spot['pg_d_err_max']:.3f} m")
+    for ex in spot["examples"]:
+        print(f"  e.g. {ex}")
+
+
+def main() -> int:
+    args = _args()
     n = args.sites or (20_000 if args.small else 200_000)
     duration = args.duration or (3.0 if args.small else 10.0)
     args.rounds = args.rounds or (1 if args.small else 3)
+    sets = [x for x in args.sets.split(",") if x]
     if not _load.wrk_available():
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
-
-    print(f"nearest_bench: {n:,} stations, backend {args.backend}, wrk -t{args.threads} "
-          f"-c{args.connections}, {args.warmup:g} s warm-up + {duration:g} s per run, "
-          f"{args.rounds} round(s)")
-    print(f"machine: {_load.machine_load()}; server on core 0, wrk on core 1"
-          + ("" if _load.pinned(1) else " (taskset unavailable: NOT pinned)"))
+    print(f"nearest_bench: {n:,} stations ({args.data}), query sets {', '.join(sets)} ({args.queries:,} "
+          f"points each), backend {args.backend}, wrk -t{args.threads} -c{args.connections}, "
+          f"{args.warmup:g} s warm-up + {duration:g} s per run, {args.rounds} round(s)")
+    print(f"machine: {_load.machine_load()}; server started as users start it (`yizhan serve`) on core 0, "
+          f"wrk on core 1" + ("" if _load.pinned(1) else " (taskset unavailable: NOT pinned)"))
     tmp = Path(tempfile.mkdtemp(prefix="yizhan_nearest_bench_"))
     pg_db = None
-    results: dict = {"sites": n, "backend": args.backend, "load_before": _load.machine_load()}
+    results: dict = {"sites": n, "data": args.data, "backend": args.backend, "load_before": _load.machine_load()}
     _load.exit_on_sigterm()
     try:
-        states, slon, slat = _load.site_states(n)
+        held = _dists.HeldOut()
+        states, slon, slat = _load.site_states(n, lonlat=held.sites(n) if args.data == "heldout" else None)
         pg_db = _load.pg_create("yizhan_bench_nearest")
         t_pg = _load.fill_sites(_load.pg_url(pg_db), states)
         t0 = time.perf_counter()
@@ -237,24 +291,23 @@ def main() -> int:
             ours_url = _load.pg_url(pg_db)
             print(f"built: PostGIS {t_pg:.1f} s (+ geography GiST {t_idx:.1f} s)")
         del states
-        qlon, qlat = query_points(args.queries)
-        paths = [f"/api/nearest?lon={a:.6f}&lat={b:.6f}&k=3" for a, b in zip(qlon, qlat)]
-        pg_paths = [p.replace("/api/nearest?", "/api/nearest_pg?") for p in paths]
+        qpts = {qs: held.queries(qs, args.queries) for qs in sets}
+        paths = {qs: [f"/api/nearest?lon={a:.6f}&lat={b:.6f}&k=3" for a, b in zip(*qpts[qs])] for qs in sets}
+        pg_paths = [p.replace("/api/nearest?", "/api/nearest_pg?") for p in paths[sets[0]]]
         wrk_kw = dict(duration=duration, warmup=args.warmup, connections=args.connections,
                       threads=args.threads, core=1, workdir=tmp)
 
-        ours = _load.Server("api.app:create_app", env={"YIZHAN_DATABASE_URL": ours_url}, core=0,
-                            log=tmp / "yizhan.log")
+        ours = _load.Server(None, env={"YIZHAN_DATABASE_URL": ours_url}, core=0, log=tmp / "yizhan.log")
         base = _load.Server("_pg_nearest_app:create_app", env={"YIZHAN_BENCH_PG_URL": _load.pg_url(pg_db)},
                             core=0, app_dir=Path(__file__).resolve().parent, log=tmp / "pg.log")
         # Both servers stay up (pinned to core 0); only one is loaded at a time, the other idles.
-        # Rounds interleave healthz / nearest / PostGIS so that load drift on this shared
-        # machine hits all three alike; the summary takes the median of the rounds.
+        # Rounds interleave healthz / each query set / PostGIS so that load drift on this shared
+        # machine hits all alike; the summary takes the median of the rounds. The first
+        # measured nearest runs are the first load the yizhan server sees after its start.
         with ours as srv, base as pgs:
             st, body = _load.http_get(srv.url + "/healthz")
             results["open_sites_served"] = json.loads(body)["open_sites"]
             results["server_rss_mb"] = srv.rss_mb()
-            spot = spot_check(srv.url, pgs.url, qlon, qlat, slon, slat, args.spot) if args.spot else None
 
             def ours_pids():
                 return [srv.proc.pid]
@@ -263,67 +316,32 @@ def main() -> int:
                 return [pgs.proc.pid, *_load.pg_backend_pids(pg_db)]
 
             print(f"\n{'round endpoint':<40} {'throughput':>15}")
-            runs: dict[str, list] = {"healthz": [], "nearest": [], "pg_knn": []}
+            runs: dict[str, list] = {"healthz": [], **{f"nearest {qs}": [] for qs in sets}, "pg_knn": []}
             for r in range(args.rounds):
-                for key, url, ps, label, pids in (
-                        ("healthz", srv.url, ["/healthz"], "yizhan /healthz", ours_pids),
-                        ("nearest", srv.url, paths, "yizhan /api/nearest?k=3", ours_pids),
-                        ("pg_knn", pgs.url, pg_paths, "PostGIS KNN /api/nearest_pg?k=3", pg_pids)):
+                plan = [(f"nearest {qs}", srv.url, paths[qs], ours_pids) for qs in sets]
+                plan.insert(1 if r == 0 else 0, ("healthz", srv.url, ["/healthz"], ours_pids))
+                plan.append(("pg_knn", pgs.url, pg_paths, pg_pids))
+                for key, url, ps, pids in plan:
                     res = _load.wrk(url, ps, cpu_pids=pids, **wrk_kw)
                     runs[key].append(res)
-                    print(_load.fmt_wrk(f"{r + 1:>3}  {label}", res))
-            pgh = _load.wrk(pgs.url, ["/healthz"], cpu_pids=lambda: [pgs.proc.pid], **wrk_kw)
-            print(_load.fmt_wrk("     baseline app /healthz (def)", pgh))
+                    print(_load.fmt_wrk(f"{r + 1:>3}  {key}", res))
             print(f"  (yizhan server RSS {results['server_rss_mb']:.0f} MB with "
-                  f"{results['open_sites_served']:,} open sites in memory; "
-                  f"{runs['nearest'][0]['bytes'] / max(runs['nearest'][0]['requests'], 1):.0f} B per "
-                  f"/api/nearest response, {runs['pg_knn'][0]['bytes'] / max(runs['pg_knn'][0]['requests'], 1):.0f}"
-                  " B per /api/nearest_pg response)")
-        h, nr, pgr = (_median_run(runs[k]) for k in ("healthz", "nearest", "pg_knn"))
-        results.update(healthz=h, nearest=nr, pg_healthz=_strip(pgh), pg_knn=pgr,
+                  f"{results['open_sites_served']:,} open sites in memory)")
+            spot = None
+            if args.spot:
+                allq = np.concatenate([np.column_stack(qpts[qs]) for qs in sets])
+                pick = np.random.default_rng(99).choice(len(allq), args.spot, replace=False)
+                spot = spot_check(srv.url, pgs.url, allq[pick, 0], allq[pick, 1], slon, slat, args.spot)
+        rep = _report(runs, sets, args.rounds, args.connections)
+        results.update(ratios=rep["sets"], nearest_over_pg=rep["nearest_over_pg"],
+                       median={k: _strip(v) for k, v in rep["median"].items()},
                        rounds={k: [_strip(x) for x in v] for k, v in runs.items()},
                        spot=spot, load_after=_load.machine_load())
-        if args.rounds > 1:
-            print(f"\nmedian of {args.rounds} rounds:")
-            for label, x in (("yizhan /healthz", h), ("yizhan /api/nearest?k=3", nr),
-                             ("PostGIS KNN /api/nearest_pg?k=3", pgr)):
-                print(_load.fmt_wrk(label, x))
-
-        r1, r2 = nr["rps"] / h["rps"], nr["rps"] / pgr["rps"]
-        p99 = nr["ms"]["p99"]
-        print("\nratios (targets from issue 4):")
-        print(f"  nearest / healthz        {r1:6.2f}   target ≥ {TARGET_HEALTHZ_RATIO:.2f}  "
-              f"{'met' if r1 >= TARGET_HEALTHZ_RATIO else 'NOT met'}")
-        print(f"  nearest / PostGIS KNN    {r2:6.2f}×  target ≥ {TARGET_PG_RATIO:.0f}×     "
-              f"{'met' if r2 >= TARGET_PG_RATIO else 'NOT met'}")
-        print(f"  nearest p99 @ {args.connections} conns   {p99:6.2f} ms target < {TARGET_P99_MS:.0f} ms  "
-              f"{'met' if p99 < TARGET_P99_MS else 'NOT met'}"
-              f"   (closed loop: p50 ≈ connections / throughput = {args.connections / nr['rps'] * 1e3:.1f} ms)")
-        c_h, c_n, c_p = (x.get("cpu_us_per_req") for x in (h, nr, pgr))
-        if c_h and c_n and c_p:
-            print(f"  CPU per request (server process; PostGIS: uvicorn + its PostgreSQL backends, which are "
-                  f"not pinned):\n    healthz {c_h:.0f} µs, nearest {c_n:.0f} µs, PostGIS KNN {c_p:.0f} µs"
-                  f"  →  at equal CPU nearest/healthz {c_h / c_n:.2f}, nearest/PostGIS {c_p / c_n:.2f}×")
-            results["ratios_cpu"] = {"nearest_over_healthz": c_h / c_n, "nearest_over_pg": c_p / c_n}
-        if args.rounds > 1:
-            per1 = [a["rps"] / b["rps"] for a, b in zip(runs["nearest"], runs["healthz"])]
-            per2 = [a["rps"] / b["rps"] for a, b in zip(runs["nearest"], runs["pg_knn"])]
-            print(f"  per round: nearest/healthz {', '.join(f'{x:.2f}' for x in per1)}; "
-                  f"nearest/PostGIS {', '.join(f'{x:.2f}' for x in per2)}")
-        results["ratios"] = {"nearest_over_healthz": r1, "nearest_over_pg": r2, "p99_ms": p99}
         if spot:
-            print(f"\ncorrectness spot-check, {spot['points']} random points, first site vs brute-force "
-                  f"pyproj Geod over all {n:,} sites:")
-            print(f"  yizhan wrong: {spot['ours_wrong']}   PostGIS KNN wrong: {spot['pg_wrong']}   "
-                  f"endpoints disagree: {spot['disagree']} (ties at equal distance excepted)")
-            print(f"  PostGIS top-3 not in exact geodesic order: {spot['pg_order_wrong_k3']} of {spot['points']}")
-            print(f"  max |distance_m - Geod|: yizhan {spot['ours_d_err_max']:.3f} m, "
-                  f"PostGIS ST_Distance(geography) {spot['pg_d_err_max']:.3f} m")
-            for ex in spot["examples"]:
-                print(f"  e.g. {ex}")
+            _print_spot(spot, n)
         print(f"\nmachine after: {_load.machine_load()}")
         if args.profile:
-            profile_inprocess(ours_url, qlon, qlat)
+            profile_inprocess(ours_url, *qpts[sets[0]])
         if args.json:
             args.json.write_text(json.dumps(results, indent=2, default=str))
     finally:

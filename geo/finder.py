@@ -88,6 +88,7 @@ class SiteSnapshot:
     memo: dict = field(default_factory=lambda: _BoundedMemo(), repr=False)
     _masks: dict = field(default_factory=dict, repr=False)
     _sites: dict = field(default_factory=lambda: _BoundedMemo(), repr=False)
+    _open: dict = field(default_factory=lambda: _BoundedMemo(), repr=False)  # (hours group, minute) → open
 
     @classmethod
     def load(cls, conn: sa.Connection) -> "SiteSnapshot":
@@ -210,10 +211,25 @@ class SiteSnapshot:
 
     def open_now(self, p: int, when: dt.datetime) -> bool | None:
         """Whether the site at ``p`` is open at ``when``; ``None`` when its hours are unknown."""
-        g = int(self.hours_group[p])
-        if g < 0:
-            return None
-        return parse_hours(self.hours_texts[g]).is_open(when)
+        return self.open_flags((p,), when)[0]
+
+    def open_flags(self, positions, when: dt.datetime) -> list[bool | None]:
+        """:meth:`open_now` of several sites at one time (the minute of the week computed once).
+
+        Opening hours only depend on the minute of the week, so each (hours text, minute) is
+        decided once per snapshot (at most 10,080 entries per distinct hours text).
+        """
+        mow, memo, out = minute_of_week(when), self._open, []
+        for p in positions:
+            g = int(self.hours_group[p])
+            if g < 0:
+                out.append(None)
+                continue
+            hit = memo.get((g, mow))
+            if hit is None:
+                hit = memo[(g, mow)] = parse_hours(self.hours_texts[g]).is_open(when)
+            out.append(hit)
+        return out
 
     def nearest(self, lon: float, lat: float, *, k: int = 3, kind: str | None = None,
                 services: tuple[str, ...] = (), open_at: dt.datetime | None = None,

@@ -3,8 +3,10 @@ demand, candidates and areas and the pure engines (:mod:`geo.coverage`,
 :mod:`geo.walk`, :mod:`geo.siting`). The CLI and the API both call these."""
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -102,9 +104,30 @@ def demand_arrays(conn: sa.Connection, *, id_range: tuple[int, int] | None = Non
     return a[:, 0].copy(), a[:, 1].copy(), a[:, 2].copy()
 
 
+_DEMAND_ONCE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("yizhan_demand_once", default=None)
+
+
+@contextmanager
+def demand_read_once():
+    """Inside the block :func:`load_demand` reads the table once (a map build asks for it several
+    times); the arrays are shared, so callers must not modify them."""
+    token = _DEMAND_ONCE.set({})
+    try:
+        yield
+    finally:
+        _DEMAND_ONCE.reset(token)
+
+
 def load_demand(conn: sa.Connection):
     """Every demand point in id order: ``lon, lat, weight`` arrays (all in memory)."""
-    return demand_arrays(conn)
+    memo = _DEMAND_ONCE.get()
+    if memo is None:
+        return demand_arrays(conn)
+    if "arrays" not in memo:
+        memo["arrays"] = demand_arrays(conn)
+        for a in memo["arrays"]:
+            a.flags.writeable = False  # shared by every reader in the block
+    return memo["arrays"]
 
 
 def demand_count(conn: sa.Connection) -> int:

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from geoalchemy2.shape import to_shape
 
 from geo.exports import sites_frame
-from geo.models import areas, demand
-from geo.planning import coverage_gaps, coverage_summary, suggestions
+from geo.models import areas
+from geo.planning import coverage_gaps, coverage_summary, demand_read_once, load_demand, suggestions
 from geo.vocab import Vocabulary
 from maps.coverage_map import coverage_map_from_layers
 
@@ -31,7 +31,13 @@ def _areas(conn, level: str, rates: dict | None = None) -> gpd.GeoDataFrame | No
 def coverage_map_from_db(conn: sa.Connection, *, radius_m: float = 1000.0, kind: str | None = None,
                          tiles: str = "none", mode: str = "inline", suggest: int = 5,
                          tianditu_key: str | None = None):
-    """Every layer of the planners' map, computed from the stored data."""
+    """Every layer of the planners' map, computed from the stored data (demand read once)."""
+    with demand_read_once():
+        return _map(conn, radius_m=radius_m, kind=kind, tiles=tiles, mode=mode, suggest=suggest,
+                    tianditu_key=tianditu_key)
+
+
+def _map(conn, *, radius_m, kind, tiles, mode, suggest, tianditu_key):
     by_street = {a["area_id"]: a for a in coverage_summary(conn, radius_m=radius_m, kind=kind, by="street")["areas"]}
     by_comm = {a["area_id"]: a for a in coverage_summary(conn, radius_m=radius_m, kind=kind, by="community")["areas"]}
     district = _areas(conn, "district")
@@ -42,8 +48,8 @@ def coverage_map_from_db(conn: sa.Connection, *, radius_m: float = 1000.0, kind:
     s = sites_frame(conn)
     s.insert(0, "id", range(len(s)))
     gaps, hot = coverage_gaps(conn, radius_m=radius_m, kind=kind)
-    d = conn.execute(sa.select(demand.c.lon, demand.c.lat, demand.c.weight)).all()
-    dem = pd.DataFrame(d, columns=["lon", "lat", "weight"]) if d else None
+    dlon, dlat, dw = load_demand(conn)
+    dem = pd.DataFrame({"lon": dlon, "lat": dlat, "weight": dw}) if dlon.size else None
     sugg = None
     if suggest and dem is not None:
         sugg = pd.DataFrame(suggestions(conn, count=suggest, radius_m=radius_m, kind=kind)["suggestions"])

@@ -133,7 +133,7 @@ def test_tokens_never_reach_the_access_log(race_server, client_factory):
 
 def test_coverage_map_is_built_once_per_data_state(race_server, client_factory):
     anon = client_factory(race_server.url)
-    cache = race_server.app.state.page_cache
+    cache = race_server.app.state.map_pages
     with ThreadPoolExecutor(4) as pool:
         pages = list(pool.map(lambda _: anon.get("/maps/coverage", params={"radius": 800}), range(4)))
     assert [p.status_code for p in pages] == [200] * 4 and len({p.text for p in pages}) == 1

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from api import params
 from api.deps import ConnDep, SettingsDep
 from api.geojson import JSON, GeoJSON, collection, feature, gaps_collection
-from api.page_cache import data_state
+from api.map_pages import data_version
 from geo.errors import InputError
 from geo.finder import parse_when
 from geo.planning import coverage_gaps, coverage_summary, suggestions
@@ -89,23 +89,18 @@ def coverage_suggestions(conn: ConnDep, settings: SettingsDep, count: Annotated[
 @router.get("/maps/coverage", response_class=HTMLResponse, tags=["maps"])
 async def coverage_map(request: Request, conn: ConnDep, settings: SettingsDep, radius: Radius = 1000.0, kind: str | None = None,
                        tiles: Literal["none", "osm", "amap", "tianditu"] | None = None):
-    """The planners' interactive coverage map (Leaflet served by this service)."""
-    from maps.from_db import coverage_map_from_db
-    from maps.offline import to_html
+    """The planners' interactive coverage map (Leaflet served by this service).
 
+    Built in a separate process (one build at a time) and cached per data version and
+    parameters: ``X-Yizhan-Cache`` says ``hit`` or ``miss``."""
     tiles = tiles or settings.default_tiles
     if tiles == "tianditu" and not settings.tianditu_key:
         raise InputError("天地图 tiles need a key: set YIZHAN_TIANDITU_KEY (or use tiles=none/osm/amap)",
                          field="tiles")
 
-    kind_code = _filters(conn, kind, None, None)["kind"]
-
-    def build():
-        m = coverage_map_from_db(conn, radius_m=radius, kind=kind_code, tiles=tiles,
-                                 mode="url", tianditu_key=settings.tianditu_key or None)
-        return to_html(m, mode="url")
-
-    def cached():  # one build per data state, one build at a time (api/page_cache.py)
-        key = (radius, kind_code, tiles, data_state(conn))
-        return request.app.state.page_cache.get(key, build)
-    return HTMLResponse(await run_in_threadpool(cached))
+    def checked():
+        return data_version(conn), _filters(conn, kind, None, None)["kind"]
+    version, kind_code = await run_in_threadpool(checked)
+    html, hit = await request.app.state.map_pages.page(
+        version, (radius, kind_code, tiles, settings.tianditu_key or None))
+    return HTMLResponse(html, headers={"X-Yizhan-Cache": "hit" if hit else "miss"})

@@ -72,9 +72,9 @@ def render(holder, *, lon: float, lat: float, k: int = 3, kind=None, services=No
                                      max_distance=dmax)
     at = when or now or dt.datetime.now(zone())
     feats = []
-    for p, d, b in zip(pos, dist, bearing):
+    for p, d, b, is_open in zip(pos, dist, bearing, snap.open_flags(pos, at)):
         head, fid = _site_json(snap, p, out)
-        feats.append(head + b',"open_now":' + _TRUE_FALSE_NULL[snap.open_now(p, at)]
+        feats.append(head + b',"open_now":' + _TRUE_FALSE_NULL[is_open]
                      + b',"distance_m":' + orjson.dumps(round(d, 1))
                      + b',"bearing_deg":' + orjson.dumps(round(b, 1)) + b'},"id":' + fid + b"}")
     query = orjson.dumps({"lon": wlon, "lat": wlat, "crs": "wgs84", "out_crs": str(out),
@@ -117,9 +117,17 @@ def _number(q: dict, name: str, *, required: bool = False, integer: bool = False
     return v
 
 
+def _query(query_string: bytes) -> dict:
+    """The query as a dict (last value wins), like ``parse_qsl``; plain ``k=v&…`` split directly."""
+    s = query_string.decode("latin-1")
+    if "%" in s or "+" in s:
+        return dict(parse_qsl(s, keep_blank_values=True))
+    return dict(part.partition("=")[::2] for part in s.split("&") if part)
+
+
 def render_query(holder, query_string: bytes) -> bytes:
     """:func:`render` for a raw query string (the fast path's parameter checks)."""
-    q = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+    q = _query(query_string)
     k = _number(q, "k", integer=True)
     if k is not None and not 1 <= k <= 50:
         raise InputError(f"{k} is out of range (1 ≤ k ≤ 50)", field="k")
@@ -130,34 +138,46 @@ def render_query(holder, query_string: bytes) -> bytes:
                   out_crs=q.get("out_crs") or None)
 
 
+def is_nearest(scope) -> bool:
+    """Whether an ASGI scope is a ``GET``/``HEAD /api/nearest`` the fast path answers."""
+    return scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and (
+        scope["path"] == "/api/nearest"
+        or scope["path"] == scope.get("root_path", "") + "/api/nearest")  # behind a prefix
+
+
+async def answer(holder, scope, send) -> None:
+    """Send the response to a ``GET``/``HEAD /api/nearest`` scope (body, or error detail)."""
+    headers = [(b"content-type", MEDIA_TYPE.encode())]
+    try:
+        body, status = render_query(holder, scope["query_string"]), 200
+    except YizhanError as e:
+        status, detail, extra = domain_status(e)
+        body, headers = orjson.dumps({"detail": detail}), [(b"content-type", b"application/json")]
+        headers += [(k.lower().encode(), v.encode()) for k, v in (extra or {}).items()]
+    except Exception:  # a bug, not bad input: same answer as the app's handler
+        log.exception("unhandled error on GET /api/nearest")
+        body, status = orjson.dumps({"detail": "internal error (logged)"}), 500
+        headers = [(b"content-type", b"application/json")]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+
 class NearestFastPath:
     """Pure ASGI middleware answering ``GET``/``HEAD /api/nearest`` directly.
 
-    Every other request passes to the application unchanged.
+    Every other request passes to the application unchanged. :class:`api.app.YizhanAPI`
+    answers these requests even earlier (before FastAPI's per-request telemetry check
+    and Starlette's middleware stack); this middleware stays for apps built otherwise.
     """
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or not (
-                scope["path"] == "/api/nearest"
-                or scope["path"] == scope.get("root_path", "") + "/api/nearest"):  # behind a prefix
+        if not is_nearest(scope):
             return await self.app(scope, receive, send)
-        headers = [(b"content-type", MEDIA_TYPE.encode())]
-        try:
-            body, status = render_query(scope["app"].state.holder, scope["query_string"]), 200
-        except YizhanError as e:
-            status, detail, extra = domain_status(e)
-            body, headers = orjson.dumps({"detail": detail}), [(b"content-type", b"application/json")]
-            headers += [(k.lower().encode(), v.encode()) for k, v in (extra or {}).items()]
-        except Exception:  # a bug, not bad input: same answer as the app's handler
-            log.exception("unhandled error on GET /api/nearest")
-            body, status = orjson.dumps({"detail": "internal error (logged)"}), 500
-            headers = [(b"content-type", b"application/json")]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        await answer(scope["app"].state.holder, scope, send)
 
 
 def install_fast_path(app) -> None:
