@@ -47,7 +47,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         holder.reload()
         app.state.engine, app.state.holder = engine, holder
         app.state.map_pages = MapPages(settings.database_url)
-        app.state.map_pages.start()
         task = asyncio.create_task(holder.run())
         # the coverage kernels load (~0.3 s) beside the first requests, not inside a planner's first one
         threading.Thread(target=importlib.import_module, args=("geo._coverage_grid",), daemon=True,

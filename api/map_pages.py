@@ -83,7 +83,8 @@ class MapPages:
         return self._pool
 
     def start(self) -> None:
-        """Start the build process and its imports now (low priority), not in a planner's first map."""
+        """Start the build process and its imports now (low priority). Not called at app start: every
+        app (each test client, each worker) would spawn a process; the first page request starts it."""
         self._executor().submit(warm)
 
     async def page(self, version: tuple, params: tuple) -> tuple[str, bool]:
