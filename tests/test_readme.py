@@ -101,7 +101,9 @@ def _script(blocks: list[dict], out_dir: Path) -> tuple[str, dict]:
     go to ``out_dir/LINE.out``. Returns the script and ``{line: command}`` of the curls."""
     lines = ["set -eo pipefail",
              "trap 'echo \"README line $README_LINE failed (exit $?): $README_CMD\" >&2' ERR",
-             "trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT",
+             # on exit stop the README's background server, if it started one; an empty
+             # `kill` would fail and, under -e, turn a passing walkthrough into exit 2
+             "trap 'trap - ERR; jobs -p | xargs -r kill 2>/dev/null; wait 2>/dev/null || true' EXIT",
              f"wait_for_server() {{ for i in $(seq 1 300); do curl -sf http://127.0.0.1:{PORT}/healthz "
              ">/dev/null && return 0; sleep 0.1; done; echo 'server did not start' >&2; return 1; }"]
     curls = {}
