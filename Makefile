@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYS_PKGS := python3-venv libsqlite3-mod-spatialite postgresql-15 postgresql-15-postgis-3 chromium fonts-noto-cjk wrk
+SYS_PKGS := python3-venv libsqlite3-mod-spatialite postgresql-15 postgresql-15-postgis-3 chromium fonts-noto-cjk wrk nodejs
 PG_DB ?= yizhan_test
 PORT ?= 8000
 export YIZHAN_TEST_PG_URL ?= postgresql+psycopg:///$(PG_DB)?host=/var/run/postgresql
@@ -16,6 +16,7 @@ demo: sys venv
 	$(VENV)/bin/yizhan demo --port $(PORT)
 
 test: sys venv pg
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 sys:

@@ -15,7 +15,7 @@ from api.map_pages import MapPages
 from api.routers.nearest import answer, is_nearest
 from api.settings import ApiSettings
 from api.state import SnapshotHolder
-from geo.db import engine_from_url, ensure_schema
+from geo.store.db import engine_from_url, ensure_schema
 
 
 class YizhanAPI(FastAPI):
@@ -49,7 +49,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.map_pages = MapPages(settings.database_url)
         task = asyncio.create_task(holder.run())
         # the coverage kernels load (~0.3 s) beside the first requests, not inside a planner's first one
-        threading.Thread(target=importlib.import_module, args=("geo._coverage_grid",), daemon=True,
+        threading.Thread(target=importlib.import_module, args=("geo.engine.coverage_grid",), daemon=True,
                          name="yizhan-load-kernels").start()
         try:
             yield

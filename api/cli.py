@@ -52,7 +52,7 @@ class ExportFormat(str, Enum):
 
 def engine():
     """Engine for ``YIZHAN_DATABASE_URL`` (default ``sqlite:///yizhan.db``), schema upgraded."""
-    from geo.db import engine_from_url, ensure_schema
+    from geo.store.db import engine_from_url, ensure_schema
     from geo.settings import get_settings
 
     eng = engine_from_url(get_settings().database_url)
@@ -88,7 +88,7 @@ def fail(e: YizhanError) -> None:
 @contextmanager
 def unique_conflicts(source: str):
     """A unique code lost to a concurrent import: a clear error, not a driver traceback."""
-    from geo.db import unique_conflicts as conflicts
+    from geo.store.db import unique_conflicts as conflicts
     with conflicts(source):
         yield
 
@@ -104,7 +104,7 @@ def show_report(report) -> None:
 def parse_day(value: Optional[str], name: str) -> Optional[dt.date]:
     if value is None:
         return None
-    from geo.records import parse_date
+    from geo.ingest.records import parse_date
     try:
         return parse_date(value)
     except ValueError as e:
@@ -114,7 +114,7 @@ def parse_day(value: Optional[str], name: str) -> Optional[dt.date]:
 @app.command()
 def init() -> None:
     """Create or upgrade the database schema (migrations)."""
-    from geo.db import current_revision
+    from geo.store.db import current_revision
     eng = engine()
     out.print(f"schema at revision {current_revision(eng)} ({eng.url.render_as_string(hide_password=True)})")
 
@@ -124,7 +124,7 @@ def import_areas_cmd(file: Path, level: Annotated[Level, typer.Option(help="stre
                      crs: CrsOpt = None,
                      dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
     """Load street or community polygons (code, name, parent)."""
-    from geo.import_areas import import_areas
+    from geo.ingest.import_areas import import_areas
     try:
         with unique_conflicts(file.name), progress_bar("areas") as cb:
             show_report(import_areas(engine(), file, level=level.value, crs=crs, dry_run=dry_run,
@@ -142,7 +142,7 @@ def import_sites_cmd(file: Path, kind: Annotated[Optional[str], typer.Option(hel
                      status: Annotated[Optional[str], typer.Option("--status", help="status of new rows with no status and no opening date (open, planned, …)")] = None,
                      opened_on: Annotated[Optional[str], typer.Option("--opened-on", help="opening date of new rows without one (such rows are open unless their status says otherwise)")] = None) -> None:
     """Load sites; all rows or none. Rows match existing sites by code, else by kind and name."""
-    from geo.imports import import_sites
+    from geo.ingest.import_sites import import_sites
     if effective_on and not upsert:
         raise typer.BadParameter("--effective-on goes with --upsert", param_hint="--effective-on")
     try:
@@ -165,7 +165,7 @@ def import_demand_cmd(file: Path, crs: CrsOpt = None,
                       replace: Annotated[bool, typer.Option("--replace", help=REPLACE_HELP.format("demand points"))] = False,
                       dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
     """Load outdoor-worker demand points (weight = workers there, default 1), keyed by code/编号."""
-    from geo.import_points import import_demand
+    from geo.ingest.import_points import import_demand
     try:
         with unique_conflicts(file.name), progress_bar("demand") as cb:
             show_report(import_demand(engine(), file, crs=crs, upsert=upsert, replace=replace,
@@ -180,7 +180,7 @@ def import_candidates_cmd(file: Path, crs: CrsOpt = None,
                           replace: Annotated[bool, typer.Option("--replace", help=REPLACE_HELP.format("candidates"))] = False,
                           dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
     """Load candidate places for new stations, keyed by code/编号."""
-    from geo.import_points import import_candidates
+    from geo.ingest.import_points import import_candidates
     try:
         with unique_conflicts(file.name), progress_bar("candidates") as cb:
             show_report(import_candidates(engine(), file, crs=crs, upsert=upsert, replace=replace,
@@ -194,7 +194,7 @@ def export_sites_cmd(format: Annotated[ExportFormat, typer.Option("--format")],
                      out_path: Annotated[Path, typer.Option("--out")],
                      kind: Annotated[Optional[str], typer.Option()] = None) -> None:
     """Export sites (re-importing the file gives the same sites)."""
-    from geo.exports import export_sites
+    from geo.ingest.export_sites import export_sites
     try:
         with engine().connect() as conn:
             n = export_sites(conn, out_path, fmt=format.value, kind=kind)
@@ -206,7 +206,7 @@ def export_sites_cmd(format: Annotated[ExportFormat, typer.Option("--format")],
 @app.command()
 def backup(out_path: Annotated[Path, typer.Option("--out", help="FILE.db (SpatiaLite) or FILE.dump (PostGIS)")]) -> None:
     """Back up the whole database, every site with its history (restore: see README)."""
-    from geo.backup import backup_database
+    from geo.store.backup import backup_database
     try:
         path = backup_database(engine(), out_path)
     except YizhanError as e:
@@ -218,7 +218,7 @@ def backup(out_path: Annotated[Path, typer.Option("--out", help="FILE.db (Spatia
 def token_create(role: Annotated[str, typer.Option(help="planner or admin (reader: read-only)")],
                  name: Annotated[Optional[str], typer.Option(help="who holds it")] = None) -> None:
     """Create a token; its secret is printed once and stored only as a hash."""
-    from geo.tokens import create_token
+    from geo.store.tokens import create_token
     try:
         with engine().begin() as conn:
             tid, secret = create_token(conn, role=role, name=name)
@@ -231,7 +231,7 @@ def token_create(role: Annotated[str, typer.Option(help="planner or admin (reade
 @token_app.command("revoke")
 def token_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Revoke a token by id."""
-    from geo.tokens import revoke_token
+    from geo.store.tokens import revoke_token
     try:
         with engine().begin() as conn:
             revoke_token(conn, token_id)
@@ -243,8 +243,8 @@ def token_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")]) -> None
 @token_app.command("list")
 def token_list() -> None:
     """List tokens (never their secrets)."""
-    from geo.clock import stamp
-    from geo.tokens import list_tokens
+    from geo.engine.clock import stamp
+    from geo.store.tokens import list_tokens
     with engine().connect() as conn:
         for t in list_tokens(conn):
             out.print(f"{t.id}\t{t.role}\t{t.name}\t{stamp(t.created_at)}\t"
@@ -254,7 +254,7 @@ def token_list() -> None:
 @vocab_app.command("list")
 def vocab_list(domain: Annotated[Optional[str], typer.Argument()] = None) -> None:
     """Show the vocabulary (kind, level, status, service, demand_category)."""
-    from geo.vocab import Vocabulary
+    from geo.store.vocab import Vocabulary
     with engine().connect() as conn:
         v = Vocabulary.load(conn)
     for d, terms in v.terms.items():
@@ -269,9 +269,9 @@ def vocab_add(domain: str, code: str, label_zh: str, label_en: Annotated[Optiona
               rank: Annotated[int, typer.Option()] = 100) -> None:
     """Add a term, e.g. ``yizhan vocab add kind childcare 爱心托管班 "childcare class"``."""
     import sqlalchemy as sa
-    from geo.models import vocab
-    from geo.vocab import DOMAINS
-    from geo.text import check_code, control_character
+    from geo.store.tables import vocab
+    from geo.store.vocab import DOMAINS
+    from geo.engine.text_rules import check_code, control_character
     if domain not in DOMAINS:
         raise typer.BadParameter(f"domain must be one of {', '.join(DOMAINS)}", param_hint="DOMAIN")
     if why := check_code(code):

@@ -26,8 +26,8 @@ def nearest(lon: Annotated[float, typer.Option()], lat: Annotated[float, typer.O
     import orjson
 
     from api import params
-    from geo.finder import SiteSnapshot, parse_when
-    from geo.vocab import Vocabulary
+    from geo.services.nearest_snapshot import SiteSnapshot, parse_when
+    from geo.store.vocab import Vocabulary
     try:
         with engine().connect() as conn:
             vocab, snap = Vocabulary.load(conn), SiteSnapshot.load(conn)
@@ -75,7 +75,8 @@ def coverage(radius: Annotated[float, typer.Option(help="service radius in metre
              top: Annotated[int, typer.Option(min=0, max=100, help="gaps and hotspots listed on screen")] = 5,
              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Coverage of outdoor-worker demand: totals and per street/community, and gaps."""
-    from geo.planning import coverage_gaps, coverage_summary, demand_count, load_areas
+    from geo.services.coverage_planning import coverage_gaps, coverage_summary
+    from geo.store.analysis_inputs import demand_count, load_areas
     from geo.settings import get_settings
     threshold = get_settings().dask_threshold
     gaps = None
@@ -130,7 +131,7 @@ def _coverage_collection(r: dict, areas: list) -> dict:
     import shapely
 
     from api.geojson import collection, feature
-    geom = {a[0]: shapely.geometry.mapping(a[4]) for a in areas}
+    geom = {a.id: shapely.geometry.mapping(a.geom) for a in areas}
     return collection([feature(geom.get(a["area_id"]), a) for a in r["areas"]],
                       **{k: v for k, v in r.items() if k != "areas"})
 
@@ -138,7 +139,7 @@ def _coverage_collection(r: dict, areas: list) -> dict:
 def _write_geojson(fc: dict, path: Path) -> None:
     import orjson
 
-    from geo.spreadsheet import write_bytes_atomic
+    from geo.ingest.spreadsheet import write_bytes_atomic
     try:
         write_bytes_atomic(path, orjson.dumps(fc, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     except YizhanError as e:
@@ -175,8 +176,8 @@ def _radius(radius: float) -> float:
 
 def _site_filters(conn, kind, service, at) -> dict:
     from api import params
-    from geo.finder import parse_when
-    from geo.vocab import Vocabulary
+    from geo.services.nearest_snapshot import parse_when
+    from geo.store.vocab import Vocabulary
     vocab = Vocabulary.load(conn)
     try:
         when = parse_when(at)
@@ -189,7 +190,7 @@ def _site_filters(conn, kind, service, at) -> dict:
 def _write_table(rows: list[dict], path: Path) -> None:
     import pandas as pd
 
-    from geo.spreadsheet import frame_rows, write_bytes_atomic, write_table
+    from geo.ingest.spreadsheet import frame_rows, write_bytes_atomic, write_table
     try:
         if path.suffix.lower() == ".json":
             import orjson
@@ -213,7 +214,7 @@ def suggest(count: Annotated[int, typer.Option(min=1, max=1000)],
             out_path: Annotated[Optional[Path], typer.Option("--out", help=".csv, .xlsx or .geojson")] = None,
             as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Where should the next N stations go? (maximal covering, existing sites kept)."""
-    from geo.planning import suggestions
+    from geo.services.coverage_planning import suggestions
     try:
         with engine().connect() as conn, progress_bar("suggest") as cb:
             f = _site_filters(conn, kind, None, None)
@@ -265,8 +266,8 @@ def report_annual(year: Annotated[int, typer.Option(min=1990, max=2100)],
                   radius: Annotated[Optional[float], typer.Option(help="demand coverage radius, metres")] = None) -> None:
     """Annual site-count report: counts as of a date, the work-summary sentence, charts."""
     from api.cli import parse_day
-    from geo.report import annual_report
-    from geo.report_render import render
+    from geo.services.annual_report import annual_report
+    from geo.services.report_render import render
     day = parse_day(as_of, "--as-of")
     if format == ReportFormat.xlsx and out_path is None:
         raise typer.BadParameter("xlsx needs --out FILE.xlsx", param_hint="--out")
@@ -277,7 +278,7 @@ def report_annual(year: Annotated[int, typer.Option(min=1990, max=2100)],
         fail(e if isinstance(e, YizhanError) else YizhanError(str(e)))
     data = render(r, format.value)
     if out_path:
-        from geo.spreadsheet import write_bytes_atomic
+        from geo.ingest.spreadsheet import write_bytes_atomic
         try:
             write_bytes_atomic(out_path, data)
         except YizhanError as e:
@@ -343,7 +344,7 @@ def demo(port: Annotated[int, typer.Option()] = 8000,
          host: Annotated[str, typer.Option()] = "127.0.0.1",
          no_serve: Annotated[bool, typer.Option("--no-serve", help="build only")] = False) -> None:
     """Build the demo database if absent, serve it, print the URLs."""
-    from geo.demo import build_demo, is_empty
+    from geo.ingest.demo import build_demo, is_empty
     eng = engine()
     try:
         if is_empty(eng):
@@ -354,7 +355,7 @@ def demo(port: Annotated[int, typer.Option()] = 8000,
             out.print("demo database present; not rebuilt")
     except YizhanError as e:
         fail(e)
-    from geo.demo import DATA
+    from geo.ingest.demo import DATA
     os.environ.setdefault("YIZHAN_NETWORK_DIR", str(DATA))  # the demo's street network for mode=walk
     base = f"http://{host}:{port}"
     out.print(f"coverage map: {base}/maps/coverage\nfinder:       {base}/maps/finder\n"

@@ -8,7 +8,7 @@ from fastapi import Depends, Header, Request
 
 from api.settings import ApiSettings
 from api.state import SnapshotHolder
-from geo.tokens import authorize
+from geo.store.tokens import authorize
 
 
 def get_settings(request: Request) -> ApiSettings:

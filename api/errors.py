@@ -54,7 +54,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(sa_exc.IntegrityError)
     async def integrity_error(request: Request, exc: sa_exc.IntegrityError):
         """A unique code lost to a concurrent write: the 409 of a duplicate code."""
-        from geo.db import is_unique_violation, unique_conflict_message
+        from geo.store.db import is_unique_violation, unique_conflict_message
         if not is_unique_violation(exc):
             return await unexpected(request, exc)
         return _body(unique_conflict_message(exc, "request"), 409)

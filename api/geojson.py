@@ -6,8 +6,8 @@ import datetime as dt
 import orjson
 from starlette.responses import JSONResponse
 
-from geo import crs as crsmod
-from geo.clock import stamp
+from geo.engine import crs_gcj02_bd09 as crsmod
+from geo.engine.clock import stamp
 
 
 class JSON(JSONResponse):
@@ -48,7 +48,7 @@ def collection(features: list[dict], **extra) -> dict:
 
 def gaps_collection(gaps, hotspots, *, type: str = "all", limit: int | None = None, **extra) -> dict:
     """Uncovered polygons (``type`` "area") and H3 hotspots ("hotspot") as one FeatureCollection,
-    ranked by ``demand_uncovered``; ``gaps`` / ``hotspots`` are :func:`geo.planning.coverage_gaps`'s
+    ranked by ``demand_uncovered``; ``gaps`` / ``hotspots`` are :func:`geo.services.coverage_planning.coverage_gaps`'s
     GeoDataFrames (either may be None), ``type`` "all", "areas" or "hotspots"."""
     import json
 

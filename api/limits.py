@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from geo.text import control_character
+from geo.engine.text_rules import control_character
 
 
 class ControlCharacters:

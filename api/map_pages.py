@@ -18,8 +18,8 @@ from collections import OrderedDict
 
 import sqlalchemy as sa
 
-from geo.db import engine_from_url, read_seq
-from geo.models import candidates, demand
+from geo.store.db import engine_from_url, read_seq
+from geo.store.tables import candidates, demand
 
 #: pages kept (each a few MB at city scale)
 MAX_PAGES = 8

@@ -14,8 +14,8 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from geo.db import read_seq
-from geo.models import areas, candidates, demand, vocab
+from geo.store.db import read_seq
+from geo.store.tables import areas, candidates, demand, vocab
 
 
 def data_state(conn: sa.Connection) -> tuple:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from geo import crs as crsmod
+from geo.engine import crs_gcj02_bd09 as crsmod
 from geo.errors import InputError
-from geo.vocab import Vocabulary
+from geo.store.vocab import Vocabulary
 
 
 def crs_param(value: str | None, name: str = "crs") -> crsmod.CrsSpec:

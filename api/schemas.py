@@ -5,7 +5,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from geo.text import control_character
+from geo.engine.text_rules import control_character
 
 _S = dict(max_length=512)
 

@@ -7,9 +7,9 @@ import logging
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 
-from geo.db import read_seq
-from geo.finder import SiteSnapshot
-from geo.vocab import Vocabulary
+from geo.store.db import read_seq
+from geo.services.nearest_snapshot import SiteSnapshot
+from geo.store.vocab import Vocabulary
 
 log = logging.getLogger("yizhan.api")
 

@@ -19,10 +19,10 @@ import _load
 
 def fill(url: str, tmp: Path, *, sites: int, demand: int, candidates: int) -> None:
     """Demo areas and sites, then ``sites`` more stations, ``demand`` demand and ``candidates``."""
-    from geo.db import engine_from_url, ensure_schema
-    from geo.demo import build_demo
-    from geo.import_points import import_candidates, import_demand
-    from geo.imports import import_sites
+    from geo.store.db import engine_from_url, ensure_schema
+    from geo.ingest.demo import build_demo
+    from geo.ingest.import_points import import_candidates, import_demand
+    from geo.ingest.import_sites import import_sites
 
     eng = engine_from_url(url)
     ensure_schema(eng)

@@ -59,7 +59,7 @@ def national(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def site_states(n: int, seed: int = 20261124, lonlat=None) -> tuple[list[dict], np.ndarray, np.ndarray]:
-    """``n`` open love stations / worker homes over China as ``geo.sites.create_sites`` states
+    """``n`` open love stations / worker homes over China as ``geo.store.sites.create_sites`` states
     (at ``lonlat`` = two arrays when given, else from :func:`national`)."""
     rng = np.random.default_rng(seed)
     lon, lat = national(rng, n) if lonlat is None else lonlat
@@ -82,8 +82,8 @@ def fill_sites(url: str, states: list[dict], *, batch: int = 20_000) -> float:
     table without statistics becomes a sequential scan per lookup (quadratic; one 200,000
     -site transaction took minutes — see bench/README.md).
     """
-    from geo.db import engine_from_url, is_sqlite, upgrade
-    from geo.sites import create_sites
+    from geo.store.db import engine_from_url, is_sqlite, upgrade
+    from geo.store.sites import create_sites
 
     t = time.perf_counter()
     eng = engine_from_url(url)

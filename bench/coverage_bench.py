@@ -11,8 +11,8 @@ quarters of the points are covered at 1 km. ``--scenario taiyuan`` is the earlie
 everything in one 50 x 50 km city, where 200,000 sites (80 per km²) cover 100 % of the
 points and the union of their buffers collapses to one polygon of ~2,700 vertices.
 
-1. yizhan: ``geo.coverage.covered_from_sites`` on all points and sites (exact geodesic; the
-   compiled grid path of ``geo._coverage_grid``). Loading its numba kernels (once per process,
+1. yizhan: ``geo.engine.coverage.covered_from_sites`` on all points and sites (exact geodesic; the
+   compiled grid path of ``geo.engine.coverage_grid``). Loading its numba kernels (once per process,
    ~0.3 s from numba's on-disk cache, seconds the very first time) is timed and printed but
    kept out of the coverage timings, as importing GeoPandas, Shapely and GEOS is for the naive
    pipeline; "first run" is the first coverage call in the process after that.
@@ -57,8 +57,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from geo.coverage import covered_from_sites  # noqa: E402
-from geo.siting import suggest_sites  # noqa: E402
+from geo.engine.coverage import covered_from_sites  # noqa: E402
+from geo.engine.siting import suggest_sites  # noqa: E402
 
 RADIUS = 1000.0
 #: (lon, lat) of Chinese city centres, roughly by size (the first gets the most hubs)
@@ -301,7 +301,7 @@ def main(argv=None):
     print(f"machine: {load()} (shared; timings are wall clock)")
 
     # ---- 1. this project
-    t_load = timed(importlib.import_module, "geo._coverage_grid")[1]
+    t_load = timed(importlib.import_module, "geo.engine.coverage_grid")[1]
     covered, t_first = timed(covered_from_sites, dx, dy, sx, sy, radius_m=RADIUS)
     t_best = min([t_first] + [timed(covered_from_sites, dx, dy, sx, sy, radius_m=RADIUS)[1] for _ in range(2)],
                  key=lambda t: t.wall)

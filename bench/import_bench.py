@@ -4,7 +4,7 @@ Generates a CSV of 200,000 love stations over China (``--small``: 20,000) with t
 ``code,name,lon,lat,level,status,services,opening_hours,opened_on`` (levels and services
 given partly as codes and partly as Chinese labels, three forms of opening hours), then:
 
-* ``geo.imports.import_sites`` into a fresh SpatiaLite file and a fresh PostGIS database;
+* ``geo.ingest.import_sites.import_sites`` into a fresh SpatiaLite file and a fresh PostGIS database;
 * the same file read by pandas → ``GeoDataFrame(points_from_xy)`` → ``to_postgis`` (PostGIS,
   through a SQLAlchemy engine) and ``to_file(driver="GPKG")`` (GeoPackage);
 
@@ -70,8 +70,8 @@ def timed(fn):
 def ours(backend: str, csv: Path, tmp: Path, made_dbs: list, *, near_dup: float,
          profile: bool = False) -> tuple[float, str | None]:
     """Seconds of ``import_sites`` into a fresh, migrated database (migration not timed)."""
-    from geo.db import engine_from_url, upgrade
-    from geo.imports import import_sites
+    from geo.store.db import engine_from_url, upgrade
+    from geo.ingest.import_sites import import_sites
 
     if backend == "spatialite":
         url = f"sqlite:///{tmp / f'ours_{len(made_dbs)}_{int(profile)}.db'}"

@@ -76,8 +76,8 @@ def main() -> None:
     if a.city_only:
         import _city_map
         return _city_map.run(small=a.small, duration=5.0 if a.small else 10.0)
-    from geo.db import engine_from_url, ensure_schema
-    from geo.demo import build_demo
+    from geo.store.db import engine_from_url, ensure_schema
+    from geo.ingest.demo import build_demo
     from maps.coverage_map import coverage_map_from_layers
     from maps.from_db import coverage_map_from_db
     from maps.samples import synthetic_layers

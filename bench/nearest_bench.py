@@ -94,7 +94,7 @@ def profile_inprocess(db_url: str, qlon: np.ndarray, qlat: np.ndarray, n: int = 
     from api.routers.nearest import nearest as route
     from api.settings import ApiSettings
     from api.state import SnapshotHolder
-    from geo.db import engine_from_url
+    from geo.store.db import engine_from_url
 
     eng = engine_from_url(db_url)
     holder = SnapshotHolder(eng)
@@ -119,9 +119,9 @@ def profile_inprocess(db_url: str, qlon: np.ndarray, qlat: np.ndarray, n: int = 
             fn(a, b)
         return (time.perf_counter() - t) / len(pts) * 1e6
 
-    from geo.finder import navigation_links
+    from geo.services.nearest_snapshot import navigation_links
     from api import params
-    from geo import crs as crsmod
+    from geo.engine import crs_gcj02_bd09 as crsmod
     spec = params.crs_param(None)
     t_index = per_us(lambda a, b: snap.index.query(a, b, k=3))
     t_snap = per_us(lambda a, b: snap.nearest(a, b, k=3))

@@ -2,7 +2,7 @@
 
 Builds a SpatiaLite file (``--backend postgis``: a PostGIS database) with the demo's streets
 and stations and ``--rows`` demand points (default 2,000,000; ``--small`` 200,000) spread over
-the district, then runs ``geo.planning.coverage_summary`` twice, each in a fresh process:
+the district, then runs ``geo.services.coverage_planning.coverage_summary`` twice, each in a fresh process:
 
 * in process: the driver reads every demand row into arrays, as below the threshold;
 * out of core: the same call with a 2-worker ``LocalCluster`` (``dask_threshold=0``), whose
@@ -33,10 +33,10 @@ def build(url: str, rows: int, seed: int = 7) -> None:
     import numpy as np
     import shapely
 
-    from geo.db import engine_from_url, upgrade
-    from geo.demo import DATA
-    from geo.import_areas import import_areas
-    from geo.imports import import_sites
+    from geo.store.db import engine_from_url, upgrade
+    from geo.ingest.demo import DATA
+    from geo.ingest.import_areas import import_areas
+    from geo.ingest.import_sites import import_sites
 
     eng = engine_from_url(url)
     try:
@@ -69,8 +69,8 @@ def run_one(url: str, mode: str, chunk_rows: int) -> dict:
     """One summary in this (fresh) process; wall time and peak memory of it and its workers."""
     import resource
 
-    from geo.db import engine_from_url
-    from geo.planning import coverage_summary
+    from geo.store.db import engine_from_url
+    from geo.services.coverage_planning import coverage_summary
 
     eng = engine_from_url(url)
     t = time.perf_counter()

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     #: an XLSX workbook (a zip) may unpack to at most this much
     max_unpacked_mb: float = 250.0
     #: demand points beyond which straight-line coverage runs on Dask, reading the demand
-    #: chunk by chunk on the workers (``geo.planning.DASK_THRESHOLD``)
+    #: chunk by chunk on the workers (``geo.services.coverage_planning.DASK_THRESHOLD``)
     dask_threshold: int = 20_000_000
 
 

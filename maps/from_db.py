@@ -7,10 +7,11 @@ import pandas as pd
 import sqlalchemy as sa
 from geoalchemy2.shape import to_shape
 
-from geo.exports import sites_frame
-from geo.models import areas
-from geo.planning import coverage_gaps, coverage_summary, demand_read_once, load_demand, suggestions
-from geo.vocab import Vocabulary
+from geo.ingest.export_sites import sites_frame
+from geo.store.tables import areas
+from geo.services.coverage_planning import coverage_gaps, coverage_summary, suggestions
+from geo.store.analysis_inputs import demand_read_once, load_demand
+from geo.store.vocab import Vocabulary
 from maps.coverage_map import coverage_map_from_layers
 
 

@@ -4,7 +4,7 @@ Inputs may be GeoDataFrames (any CRS; converted to WGS-84), GeoSeries, shapely
 geometries, GeoJSON dicts, DataFrames or lists of dicts with ``lon``/``lat``. Sites become
 compact column-oriented JSON in :mod:`maps.site_data`, which the browser clusters;
 polygons become GeoJSON in :mod:`maps.polygons`. When drawing on 高德 tiles every coordinate is
-shifted to GCJ-02 with :func:`geo.crs.from_wgs84` (:func:`shift_gdf`).
+shifted to GCJ-02 with :func:`geo.engine.crs_gcj02_bd09.from_wgs84` (:func:`shift_gdf`).
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def vocab_labels(extra: Mapping[str, Mapping[str, str]] | None = None) -> dict[s
     dict
         ``{domain: {code: Chinese label}}``.
     """
-    from geo.vocab import SEED
+    from geo.store.vocab import SEED
 
     out: dict[str, dict[str, str]] = {}
     for domain, code, zh, _en, _rank in SEED:
@@ -154,7 +154,7 @@ def as_gdf(obj, *, what: str = "layer") -> gpd.GeoDataFrame | None:
 
 
 def _to_gcj(coords: np.ndarray) -> np.ndarray:
-    from geo.crs import from_wgs84
+    from geo.engine.crs_gcj02_bd09 import from_wgs84
 
     x, y = from_wgs84(coords[:, 0], coords[:, 1], "gcj02")
     return np.column_stack([x, y])
@@ -173,7 +173,7 @@ def shift_gdf(gdf: gpd.GeoDataFrame | None, gcj02: bool) -> gpd.GeoDataFrame | N
     Returns
     -------
     GeoDataFrame or None
-        A shifted copy (points, lines and polygons alike, via :func:`geo.crs.from_wgs84`).
+        A shifted copy (points, lines and polygons alike, via :func:`geo.engine.crs_gcj02_bd09.from_wgs84`).
     """
     if gdf is None or not gcj02 or len(gdf) == 0:
         return gdf

@@ -170,7 +170,7 @@ def site_payload(sites: gpd.GeoDataFrame, kind: str, labels: dict, *, gcj02: boo
     n = len(sites)
     lon, lat = points_xy(sites)
     if gcj02 and n:
-        from geo.crs import from_wgs84
+        from geo.engine.crs_gcj02_bd09 import from_wgs84
 
         lon, lat = from_wgs84(lon, lat, "gcj02")
     by_level = kind == "love_station"

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from geo.db import engine_from_url, upgrade
+from geo.store.db import engine_from_url, upgrade
 
 PG_URL = os.environ.get("YIZHAN_TEST_PG_URL", "postgresql+psycopg:///yizhan_test?host=/var/run/postgresql")
 BACKENDS = [b for b in os.environ.get("YIZHAN_TEST_BACKENDS", "spatialite,postgis").split(",") if b]
@@ -116,7 +116,7 @@ def backend(db_url) -> str:
 
 def fingerprint(eng: sa.Engine) -> dict:
     """Row counts of every table and a checksum of sites, history, areas, demand, candidates."""
-    from geo.models import metadata
+    from geo.store.tables import metadata
 
     out = {}
     with eng.connect() as conn:

@@ -11,10 +11,10 @@ from pathlib import Path
 import prcoords
 import pytest
 
-from geo import clock
-from geo.geodesy import distance_m
-from geo.imports import import_sites
-from geo.tokens import create_token
+from geo.engine import clock
+from geo.engine.geodesy import distance_m
+from geo.ingest.import_sites import import_sites
+from geo.store.tokens import create_token
 
 HAND = """code,name,lon,lat,kind,level,status,services,opening_hours,opened_on
 N1,夜间驿站,112.5700,37.8600,love_station,city_union,open,"water,charging",20:00-02:00,2021-01-01
@@ -213,7 +213,7 @@ def test_oversize_body_is_413(engine, db_url, server_factory, client_factory):
 
 
 def test_areas(engine, db_url, data_dir, server_factory, client_factory):
-    from geo.import_areas import import_areas
+    from geo.ingest.import_areas import import_areas
     import_areas(engine, data_dir / "streets.geojson", level="street")
     with server_factory(db_url) as srv:
         fc = client_factory(srv.url).get("/api/areas", params={"level": "street"}).json()
@@ -273,8 +273,8 @@ def test_ogc_api_features_with_owslib(hand_server):
 
 def test_refused_writes_change_nothing(hand_server, engine, client_factory, fp):
     """No token, a wrong one, a revoked one or a read-only role: 401/403 and nothing written."""
-    from geo.models import tokens
-    from geo.tokens import revoke_token
+    from geo.store.tables import tokens
+    from geo.store.tokens import revoke_token
     import sqlalchemy as sa
     with engine.begin() as conn:
         tid, revoked = create_token(conn, role="planner", name="gone")

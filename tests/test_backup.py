@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import subprocess
 
-from geo.backup import backup_database
-from geo.db import engine_from_url
-from geo.demo import build_demo
+from geo.store.backup import backup_database
+from geo.store.db import engine_from_url
+from geo.ingest.demo import build_demo
 
 
 def test_backup_and_restore_keep_everything(engine, db_url, backend, tmp_path, fp):

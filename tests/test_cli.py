@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from geo.models import site_history, sites, tokens
+from geo.store.tables import site_history, sites, tokens
 
 YIZHAN = str(Path(sys.executable).with_name("yizhan"))
 
@@ -88,7 +88,7 @@ def test_report_annual_cli_and_api_agree(db_url, engine, tmp_path, server_factor
     import json
 
     import openpyxl
-    from geo.demo import build_demo
+    from geo.ingest.demo import build_demo
     build_demo(engine)
     r = run(db_url, "report", "annual", "--year", "2021", "--format", "json")
     assert r.returncode == 0, r.stderr

@@ -10,10 +10,10 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from geo.demo import build_demo
-from geo.import_areas import import_areas
-from geo.import_points import import_demand
-from geo.imports import import_sites
+from geo.ingest.demo import build_demo
+from geo.ingest.import_areas import import_areas
+from geo.ingest.import_points import import_demand
+from geo.ingest.import_sites import import_sites
 
 GEOD = Geod(ellps="WGS84")
 
@@ -152,8 +152,8 @@ def test_walking_coverage_end_to_end(engine, db_url, data_dir, server_factory, c
     from test_cli import run
     from test_walk import reference
 
-    from geo.planning import load_demand, load_sites
-    from geo.walk import graph_from_arrays, network_from_pbf
+    from geo.store.analysis_inputs import load_demand, load_sites
+    from geo.engine.walk_network import graph_from_arrays, network_from_pbf
 
     build_demo(engine)
     pbf = str(data_dir / "streets.osm.pbf")
@@ -177,8 +177,8 @@ def test_walking_coverage_end_to_end(engine, db_url, data_dir, server_factory, c
     assert wide["points_non_routable"] == int((~routable3).sum()) < cli["totals"]["points_non_routable"]
     assert wide["demand_covered"] == pytest.approx(float(w[np.isfinite(best3)].sum()), abs=1e-6)
     # walking suggestions: the best single new station gains exactly the most walk-uncovered workers
-    from geo.planning import candidate_arrays
-    from geo.walk import pairs_from_network
+    from geo.services.coverage_planning import candidate_arrays
+    from geo.engine.walk_network import pairs_from_network
     with engine.connect() as conn:
         clon, clat, _, _, cap = candidate_arrays(conn)  # a pick's gain is capped by its capacity
     di, ci, _ = pairs_from_network(net, dlon, dlat, clon, clat, radius_m=1200.0, max_snap_m=100.0)

@@ -1,4 +1,4 @@
-"""Coverage engine (geo.coverage, geo._dask_coverage) against a brute-force geodesic oracle."""
+"""Coverage engine (geo.engine.coverage, geo.services.dask_coverage) against a brute-force geodesic oracle."""
 from __future__ import annotations
 
 import math
@@ -10,8 +10,8 @@ import pyproj
 import pytest
 import shapely
 
-from geo.coverage import covered_from_sites, nearest_distance_from_sites, pairs_from_sites
-from geo.coverage_areas import (
+from geo.engine.coverage import covered_from_sites, nearest_distance_from_sites, pairs_from_sites
+from geo.engine.coverage_gaps import (
     area_coverage_from_sites,
     coverage_by_area,
     discs_from_sites,
@@ -104,7 +104,7 @@ def test_boundary_shell_cases_equal_oracle():
 
 def test_large_input_threads_and_cubes_equal_oracle():
     """Over 200,000 points (ECEF on threads), many sharing a cube with a site, half in the shell."""
-    from geo.coverage import _covered_kdtree, _share_cube_with_site, ecef_from_lonlat
+    from geo.engine.coverage import _covered_kdtree, _share_cube_with_site, ecef_from_lonlat
 
     rng = np.random.default_rng(11)
     sx, sy = clustered(12, rng, half=0.03)
@@ -123,7 +123,7 @@ def test_large_input_threads_and_cubes_equal_oracle():
 @pytest.mark.parametrize("radius", [5.0, 15.0, 25.0, 1000.0, 20_000.0])
 def test_whole_globe_and_small_radii_equal_oracle(radius):
     """Sites anywhere on Earth (keys of negative coordinates), radii below and above the cube limit."""
-    from geo.coverage import _share_cube_with_site
+    from geo.engine.coverage import _share_cube_with_site
 
     rng = np.random.default_rng(int(radius))
     sx, sy = rng.uniform(-180, 180, 200), np.degrees(np.arcsin(rng.uniform(-0.99, 0.99, 200)))
@@ -150,8 +150,8 @@ def test_just_outside_is_never_covered_by_a_shared_cube():
 
 
 def _grid_status(dx, dy, sx, sy, radius, threads=2):
-    from geo._coverage_grid import status_from_sites
-    from geo.coverage import _sure_chord
+    from geo.engine.coverage_grid import status_from_sites
+    from geo.engine.coverage import _sure_chord
 
     return status_from_sites(*(np.asarray(v, dtype=float) for v in (dx, dy, sx, sy)), radius_m=radius,
                              sure_chord=_sure_chord(radius), threads=threads)
@@ -185,7 +185,7 @@ def test_grid_cells_hold_every_site_within_r(lat, radius):
 def test_grid_path_taken_in_china_and_equals_kdtree():
     """China-wide clustered data at 1 km take the compiled path; it equals the KD-tree path on every point,
     for 1 and 2 threads, and the shell points (status 2) are decided exactly."""
-    from geo.coverage import _covered_kdtree
+    from geo.engine.coverage import _covered_kdtree
 
     rng = np.random.default_rng(21)
     cities = np.array([PLACES[p] for p in sorted(PLACES)])
@@ -343,7 +343,7 @@ def test_hotspots_rank_and_sum():
 
 
 def test_dask_equals_in_process(local_client):
-    from geo._dask_coverage import covered_from_sites_dask
+    from geo.services.dask_coverage import covered_from_sites_dask
 
     rng = np.random.default_rng(8)
     dx, dy = clustered(50_000, rng, half=0.1, k=40)
@@ -359,7 +359,7 @@ def test_dask_equals_in_process(local_client):
 def test_dask_dataframe_input_projected(local_client):
     import dask_geopandas
 
-    from geo._dask_coverage import covered_from_sites_dask
+    from geo.services.dask_coverage import covered_from_sites_dask
 
     rng = np.random.default_rng(9)
     dx, dy = clustered(5000, rng)

@@ -17,17 +17,17 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from geo import planning
-from geo._dask_coverage import area_totals_from_db_dask
-from geo.areas import AreaLookup
-from geo.coverage import covered_from_sites
-from geo.db import engine_from_url, upgrade
+from geo.services import coverage_planning as planning
+from geo.services.dask_coverage import area_totals_from_db_dask
+from geo.store.street_assignment import AreaLookup
+from geo.engine.coverage import covered_from_sites
+from geo.store.db import engine_from_url, upgrade
 from geo.errors import InputError
-from geo.import_areas import import_areas
-from geo.import_points import import_demand
-from geo.imports import import_sites
-from geo.models import demand
-from geo.planning import coverage_summary
+from geo.ingest.import_areas import import_areas
+from geo.ingest.import_points import import_demand
+from geo.ingest.import_sites import import_sites
+from geo.store.tables import demand
+from geo.services.coverage_planning import coverage_summary
 
 
 def _refuse_demand(*_a, **_k):

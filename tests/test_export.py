@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from geo.db import engine_from_url, upgrade
-from geo.exports import COLUMNS, export_sites, sites_frame
-from geo.import_areas import import_areas
-from geo.imports import import_sites
+from geo.store.db import engine_from_url, upgrade
+from geo.ingest.export_sites import COLUMNS, export_sites, sites_frame
+from geo.ingest.import_areas import import_areas
+from geo.ingest.import_sites import import_sites
 
 
 def _frame(engine):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from geo.imports import import_sites
+from geo.ingest.import_sites import import_sites
 
 PAYLOADS = ["<img src=x onerror=window.__pwned=1>", "`${window.__pwned=1}`",
             "</script><script>window.__pwned=1</script>", "\"'><svg onload=window.__pwned=1>"]

@@ -8,10 +8,10 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from geo import site_edits
-from geo.geodesy import distance_m
-from geo.imports import import_sites
-from geo.models import sites
+from geo.services import site_edits
+from geo.engine.geodesy import distance_m
+from geo.ingest.import_sites import import_sites
+from geo.store.tables import sites
 from test_finder_browser import browser, open_page  # noqa: F401  (fixture)
 
 SITES = """code,name,lon,lat,kind,status,services,opening_hours,opened_on,closed_on
@@ -29,7 +29,7 @@ AREA = ('{"type":"FeatureCollection","features":[{"type":"Feature","properties":
 
 
 def _load(engine, tmp_path) -> dict[str, int]:
-    from geo.import_areas import import_areas
+    from geo.ingest.import_areas import import_areas
     (tmp_path / "a.geojson").write_text(AREA, encoding="utf-8")
     import_areas(engine, tmp_path / "a.geojson", level="street")
     (tmp_path / "s.csv").write_text(SITES, encoding="utf-8")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from geo.demo import build_demo
-from geo.tokens import create_token
+from geo.ingest.demo import build_demo
+from geo.store.tokens import create_token
 
 ST = str(Path(sys.executable).with_name("st"))
 

@@ -14,12 +14,12 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from geo.db import engine_from_url, upgrade
+from geo.store.db import engine_from_url, upgrade
 from geo.errors import InputError
-from geo.exports import COLUMNS, export_sites, sites_frame
-from geo.imports import import_sites
-from geo.report import annual_report
-from geo.report_render import render
+from geo.ingest.export_sites import COLUMNS, export_sites, sites_frame
+from geo.ingest.import_sites import import_sites
+from geo.services.annual_report import annual_report
+from geo.services.report_render import render
 
 #: the names of tests/corpus/sites_formula_names.csv (one code is "=FX5"): Excel/WPS would
 #: evaluate each of them if written raw

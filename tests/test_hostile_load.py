@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from geo.imports import import_sites
-from geo.tokens import create_token
+from geo.ingest.import_sites import import_sites
+from geo.store.tokens import create_token
 
 N = 20
 ROWS = "".join(f"R{i:02d},驿站{i},{112.56 + i * 0.001:.4f},37.8600,love_station,city_union,open,water,"
@@ -87,7 +87,7 @@ def test_chunked_body_over_the_limit_is_413(race_server, client_factory):
 
 
 def test_a_lost_unique_race_is_a_clear_conflict(engine):
-    from geo.db import unique_conflicts
+    from geo.store.db import unique_conflicts
     from geo.errors import Conflict
 
     with pytest.raises(Conflict) as e, unique_conflicts("sites.csv"), engine.begin() as conn:

@@ -1,4 +1,4 @@
-"""Opening-hours parsing and evaluation (geo.hours)."""
+"""Opening-hours parsing and evaluation (geo.engine.opening_hours)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from geo.hours import (HoursError, OpeningHours, Rule, is_open_at, minute_of_week,
+from geo.engine.opening_hours import (HoursError, OpeningHours, Rule, is_open_at, minute_of_week,
                        open_intervals, parse_hours)
 
 UTC = dt.timezone.utc

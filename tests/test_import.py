@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from geo.errors import InputError
-from geo.geodesy import distance_m
-from geo.import_areas import import_areas
-from geo.imports import import_sites
-from geo.models import site_history, sites
+from geo.engine.geodesy import distance_m
+from geo.ingest.import_areas import import_areas
+from geo.ingest.import_sites import import_sites
+from geo.store.tables import site_history, sites
 
 
 def _sites(engine):
@@ -130,7 +130,7 @@ def test_street_from_point_and_declared_mismatch_reported(engine, data_dir, tmp_
     import_areas(engine, data_dir / "streets.geojson", level="street")
     import_areas(engine, data_dir / "communities.geojson", level="community")
     with engine.connect() as conn:
-        from geo.areas import AreaLookup
+        from geo.store.street_assignment import AreaLookup
         lk = AreaLookup.load(conn)
     lon, lat = 112.5650, 37.8610
     true_street = lk.names[int(lk.locate([lon], [lat], "street")[0])]
@@ -140,7 +140,7 @@ def test_street_from_point_and_declared_mismatch_reported(engine, data_dir, tmp_
     rep = import_sites(engine, f, kind="love_station", status="planned")
     assert any(w.field == "street" and other in w.message and true_street in w.message for w in rep.warnings)
     with engine.connect() as conn:
-        from geo.sites import site_select
+        from geo.store.sites import site_select
         row = conn.execute(site_select().where(sites.c.code == "X1")).one()
     assert row.street == true_street and row.community is not None
 

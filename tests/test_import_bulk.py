@@ -9,11 +9,11 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from geo import sites as sitesmod
-from geo.db import is_sqlite
+from geo.store import sites as sitesmod
+from geo.store.db import is_sqlite
 from geo.errors import InputError
-from geo.imports import import_sites
-from geo.models import site_history, sites
+from geo.ingest.import_sites import import_sites
+from geo.store.tables import site_history, sites
 
 EFFECTIVE = dt.date(2024, 7, 1)
 HEADER = "code,name,lon,lat,level,status,services,opening_hours,opened_on,closed_on,capacity\n"
@@ -25,7 +25,7 @@ SPECIAL = [
     "D,规划的站,112.59,37.83,,planned,,,,,\n",
     'E,"两行\n名称\t制表",112.60,37.82,,closed,,,2020-01-01,,\n',
 ]
-FILLER = 1200  # > geo._bulk.BULK_INDEX_ROWS
+FILLER = 1200  # > geo.store.bulk_write.BULK_INDEX_ROWS
 
 
 def _filler(n: int, start: int = 0) -> str:
@@ -120,7 +120,7 @@ def spatialite_engine(spatialite_template, tmp_path):
     """SpatiaLite only: its per-row index triggers are what the bulk path replaces."""
     import shutil
 
-    from geo.db import engine_from_url
+    from geo.store.db import engine_from_url
     path = tmp_path / "yizhan.db"
     shutil.copy(spatialite_template, path)
     eng = engine_from_url(f"sqlite:///{path}")
@@ -224,7 +224,7 @@ def test_near_duplicate_check_can_be_turned_off(engine, tmp_path):
 
 def test_api_body_with_both_coordinates_bad_names_both(engine):
     """A request is a one-row table whose problems have no row number."""
-    from geo.site_edits import create_site
+    from geo.services.site_edits import create_site
 
     with pytest.raises(InputError) as ei:
         create_site(engine, {"code": "R1", "name": "站", "kind": "love_station", "lon": "东经",

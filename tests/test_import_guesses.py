@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 
 from geo.errors import InputError
-from geo.geodesy import distance_m
-from geo.import_areas import import_areas
-from geo.imports import import_sites
-from geo.models import sites
-from geo.records import NO_STATUS
+from geo.engine.geodesy import distance_m
+from geo.ingest.import_areas import import_areas
+from geo.ingest.import_sites import import_sites
+from geo.store.tables import sites
+from geo.ingest.records import NO_STATUS
 
 #: WGS-84 points inside the demo's streets (name, level label, lon, lat).
 PLACES = [("柳巷爱心驿站", "市总工会级", 112.567873, 37.866731), ("朝阳街环卫驿站", "区总工会级", 112.587536, 37.855008),
@@ -280,7 +280,7 @@ def test_other_defaults_are_loud(engine, tmp_path, corpus):
 
 
 def test_api_create_without_status_is_refused(engine, fp):
-    from geo.site_edits import create_site
+    from geo.services.site_edits import create_site
     before = fp(engine)
     with pytest.raises(InputError) as ei:
         create_site(engine, {"code": "R1", "name": "站", "kind": "love_station", "lon": 112.56, "lat": 37.86},

@@ -8,13 +8,13 @@ import csv
 import pytest
 import sqlalchemy as sa
 
-from geo import planning
-from geo.db import upgrade
+from geo.services import coverage_planning as planning
+from geo.store.db import upgrade
 from geo.errors import InputError
-from geo.import_areas import import_areas
-from geo.import_points import import_candidates, import_demand, point_code
-from geo.imports import import_sites
-from geo.models import candidates, demand
+from geo.ingest.import_areas import import_areas
+from geo.ingest.import_points import import_candidates, import_demand, point_code
+from geo.ingest.import_sites import import_sites
+from geo.store.tables import candidates, demand
 from tests.test_cli import run
 
 REFUSED = "code {!r} already exists (use --upsert to update existing {} or --replace to replace them all)"
@@ -191,7 +191,7 @@ def test_suggestions_list_the_candidate_codes(engine, data_dir, tmp_path):
 def _downgrade(engine, revision):
     from alembic import command
 
-    from geo.db import _alembic_config
+    from geo.store.db import _alembic_config
 
     cfg = _alembic_config()
     with engine.begin() as conn:

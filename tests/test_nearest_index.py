@@ -1,4 +1,4 @@
-"""Exactness tests for geo.nearest.NearestIndex against brute-force pyproj.Geod.
+"""Exactness tests for geo.engine.nearest_index.NearestIndex against brute-force pyproj.Geod.
 
 A full brute force (Geod.inv to all 200,000 sites) costs ~0.15 s per query, so
 it runs on a sample of queries; all 2,000 queries are also checked against a
@@ -16,7 +16,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from geo.nearest import NearestIndex  # noqa: E402
+from geo.engine.nearest_index import NearestIndex  # noqa: E402
 
 GEOD = pyproj.Geod(ellps="WGS84")
 CHINA = (73.5, 135.1, 18.0, 53.6)

@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from geo.sites import create_sites
+from geo.store.sites import create_sites
 from oracles import geodesic_knn
 
 N_SITES, N_QUERIES = 200_000, 2_000
@@ -43,7 +43,7 @@ def national_server(request, tmp_path_factory):
                "location": [float(lon[i]), float(lat[i])], "src_crs": "wgs84",
                "declared_street": None, "declared_community": None} for i in range(N_SITES)]
     url = request.getfixturevalue("db_url_module")(request.param)
-    from geo.db import engine_from_url
+    from geo.store.db import engine_from_url
     eng = engine_from_url(url)
     with eng.begin() as conn:
         create_sites(conn, states, effective_on=dt.date(2021, 1, 1), actor="test", source="national")

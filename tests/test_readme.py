@@ -161,7 +161,7 @@ def test_every_readme_command_runs_as_written(tmp_path):
     # what the walkthrough built: the office's 8 stations once, open, dated as the README says
     import sqlalchemy as sa
 
-    from geo.db import engine_from_url
+    from geo.store.db import engine_from_url
     eng = engine_from_url(f"sqlite:///{repo / 'yizhan.db'}")
     try:
         with eng.connect() as conn:
@@ -197,7 +197,7 @@ def test_postgis_blocks_run_as_written(tmp_path):
             assert cur.fetchone()[0] == 1
         import sqlalchemy as sa
 
-        from geo.db import engine_from_url
+        from geo.store.db import engine_from_url
         eng = engine_from_url(pg_url_for("yizhan_restored"))
         try:
             with eng.connect() as conn:

@@ -24,13 +24,13 @@ import re
 import openpyxl
 import pytest
 
-from geo import sites as sitesmod
+from geo.store import sites as sitesmod
 from geo.errors import InputError
-from geo.import_areas import import_areas
-from geo.import_points import import_demand
-from geo.imports import import_sites
-from geo.report import annual_report, states_as_of
-from geo.report_render import (charts_png, csv_rows, render, report_to_csv, report_to_html,
+from geo.ingest.import_areas import import_areas
+from geo.ingest.import_points import import_demand
+from geo.ingest.import_sites import import_sites
+from geo.services.annual_report import annual_report, states_as_of
+from geo.services.report_render import (charts_png, csv_rows, render, report_to_csv, report_to_html,
                                report_to_json, report_to_markdown, report_to_xlsx, tables)
 
 D = dt.date
@@ -267,7 +267,7 @@ def test_formats(hist, tmp_path):
 
 
 def test_demo_2021_sentence_matches_states(engine):
-    from geo.demo import build_demo
+    from geo.ingest.demo import build_demo
 
     build_demo(engine)
     with engine.connect() as conn:

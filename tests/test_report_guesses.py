@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from geo.import_areas import import_areas
-from geo.import_points import import_demand
-from geo.imports import import_sites
-from geo.report import annual_report
-from geo.report_render import csv_rows, render, report_to_html, report_to_markdown
+from geo.ingest.import_areas import import_areas
+from geo.ingest.import_points import import_demand
+from geo.ingest.import_sites import import_sites
+from geo.services.annual_report import annual_report
+from geo.services.report_render import csv_rows, render, report_to_html, report_to_markdown
 
 TODAY = dt.date.today()
 NOTES = ["其中1个站点未填建成日期，按导入日期计（名单见数据质量明细）",

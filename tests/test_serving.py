@@ -11,8 +11,8 @@ import time
 
 import httpx
 
-from geo.demo import build_demo
-from geo.imports import import_sites
+from geo.ingest.demo import build_demo
+from geo.ingest.import_sites import import_sites
 from test_cli import YIZHAN, run
 
 

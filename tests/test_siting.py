@@ -6,8 +6,8 @@ import pyproj
 import pytest
 import shapely
 
-from geo.coverage import covered_from_sites, nearest_distance_from_sites
-from geo.siting import EXACT_BOUND, GREEDY_BOUND, grid_candidates_from_gaps, suggest_sites
+from geo.engine.coverage import covered_from_sites, nearest_distance_from_sites
+from geo.engine.siting import EXACT_BOUND, GREEDY_BOUND, grid_candidates_from_gaps, suggest_sites
 
 GEOD = pyproj.Geod(ellps="WGS84")
 TAIYUAN = (112.56, 37.86)
@@ -138,7 +138,7 @@ def test_capacity_greedy_and_exact():
 
 
 def test_no_candidates_and_grid_from_gaps():
-    from geo.coverage_areas import gaps_from_sites
+    from geo.engine.coverage_gaps import gaps_from_sites
 
     rng = np.random.default_rng(15)
     dx, dy = clustered(500, rng)

@@ -6,10 +6,10 @@ import datetime as dt
 import numpy as np
 import sqlalchemy as sa
 
-from geo.db import next_seq
-from geo.finder import SiteSnapshot
-from geo.models import counters, site_history, sites
-from geo.sites import close_site, create_sites, update_site
+from geo.store.db import next_seq
+from geo.services.nearest_snapshot import SiteSnapshot
+from geo.store.tables import counters, site_history, sites
+from geo.store.sites import close_site, create_sites, update_site
 
 DAY = dt.date(2024, 1, 1)
 

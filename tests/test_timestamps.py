@@ -11,9 +11,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from geo import clock
-from geo.models import site_history, tokens
-from geo.tokens import create_token
+from geo.engine import clock
+from geo.store.tables import site_history, tokens
+from geo.store.tokens import create_token
 
 YIZHAN = str(Path(sys.executable).with_name("yizhan"))
 SHANGHAI = dt.timedelta(hours=8)

@@ -6,12 +6,12 @@ import os
 import networkx as nx
 import numpy as np
 import pyproj
+import pyrosm
 import pytest
 
-from geo.coverage import nearest_distance_from_sites
-from geo.walk import StreetNetwork, arrays_from_graph, network_from_pbf, walk_coverage_from_sites
+from geo.engine.coverage import nearest_distance_from_sites
+from geo.engine.walk_network import StreetNetwork, arrays_from_graph, network_from_pbf, walk_coverage_from_sites
 
-pyrosm = pytest.importorskip("pyrosm")
 GEOD = pyproj.Geod(ellps="WGS84")
 
 
@@ -104,7 +104,7 @@ def test_no_sites(graph, points):
 
 def test_pairs_from_network_equal_networkx(graph, points):
     """Every (demand, candidate) pair within R on foot, with its distance, as per-candidate networkx."""
-    from geo.walk import pairs_from_network
+    from geo.engine.walk_network import pairs_from_network
 
     net, dx, dy, sx, sy = points
     di, ci, dist = pairs_from_network(net, dx, dy, sx, sy, radius_m=800, max_snap_m=100, batch=4)

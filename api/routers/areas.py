@@ -11,8 +11,8 @@ from shapely.geometry import mapping
 from api import params
 from api.deps import ConnDep
 from api.geojson import GeoJSON, collection, feature
-from geo import crs as crsmod
-from geo.models import areas
+from geo.engine import crs_gcj02_bd09 as crsmod
+from geo.store.tables import areas
 
 router = APIRouter(tags=["areas"])
 

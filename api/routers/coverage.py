@@ -12,9 +12,9 @@ from api.deps import ConnDep, SettingsDep
 from api.geojson import JSON, GeoJSON, collection, feature, gaps_collection
 from api.map_pages import data_version
 from geo.errors import InputError
-from geo.finder import parse_when
-from geo.planning import coverage_gaps, coverage_summary, suggestions
-from geo.vocab import Vocabulary
+from geo.services.nearest_snapshot import parse_when
+from geo.services.coverage_planning import coverage_gaps, coverage_summary, suggestions
+from geo.store.vocab import Vocabulary
 
 #: ``mode=walk``: the street network, a file name in the server's ``YIZHAN_NETWORK_DIR``
 NetworkName = Annotated[str | None, Query(description="mode=walk: an .osm.pbf file name in the server's "

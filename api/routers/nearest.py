@@ -28,8 +28,8 @@ from api import params
 from api.errors import domain_status
 from api.geojson import point
 from geo.errors import InputError, YizhanError
-from geo.clock import zone
-from geo.finder import parse_when
+from geo.engine.clock import zone
+from geo.services.nearest_snapshot import parse_when
 
 router = APIRouter(tags=["nearest"])
 log = logging.getLogger("yizhan.api")

@@ -15,10 +15,10 @@ from api.deps import ConnDep
 from api.geojson import JSON, GeoJSON
 from api.routers.areas import area_features
 from api.routers.sites import filtered_sites, parse_bbox, site_feature
-from geo.clock import now, stamp
+from geo.engine.clock import now, stamp
 from geo.errors import NotFound
-from geo.models import sites
-from geo.vocab import Vocabulary
+from geo.store.tables import sites
+from geo.store.vocab import Vocabulary
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -149,7 +149,7 @@ def item(request: Request, collection_id: str, feature_id: Annotated[int, Path(g
     m = _meta(conn, collection_id)
     base = _base(request)
     if "kind" in m:
-        from geo.sites import get_site
+        from geo.store.sites import get_site
         r = get_site(conn, feature_id)
         if r.kind != m["kind"]:
             raise NotFound(f"no feature {feature_id} in {collection_id}")

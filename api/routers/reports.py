@@ -8,9 +8,9 @@ from fastapi.responses import Response
 
 from api.deps import ConnDep
 from geo.errors import InputError
-from geo.records import parse_date
-from geo.report import annual_report
-from geo.report_render import FORMATS, render
+from geo.ingest.records import parse_date
+from geo.services.annual_report import annual_report
+from geo.services.report_render import FORMATS, render
 
 router = APIRouter(tags=["reports"])
 

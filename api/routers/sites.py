@@ -11,13 +11,13 @@ from api import params
 from api.deps import ConnDep, EngineDep, WriterDep
 from api.geojson import GeoJSON, collection, feature, point
 from api.schemas import SiteCreate, SiteUpdate
-from geo import site_edits
-from geo.clock import stamp
+from geo.services import site_edits
+from geo.engine.clock import stamp
 from geo.errors import Conflict, InputError
-from geo.models import areas, sites
-from geo.sites import get_site as fetch_site
-from geo.sites import history_rows, site_select, status_since
-from geo.vocab import Vocabulary
+from geo.store.tables import areas, sites
+from geo.store.sites import get_site as fetch_site
+from geo.store.sites import history_rows, site_select, status_since
+from geo.store.vocab import Vocabulary
 
 router = APIRouter(tags=["sites"])
 SiteId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -153,7 +153,7 @@ def delete_site(request: Request, site_id: SiteId, engine: EngineDep, writer: Wr
                 if_match: Annotated[str | None, Header()] = None,
                 effective_on: Annotated[str | None, Query(description="default today")] = None):
     """Close the site (status closed, closed_on) and keep its history."""
-    from geo.records import parse_date
+    from geo.ingest.records import parse_date
     try:
         day = parse_date(effective_on) if effective_on else None
     except ValueError as e:
