@@ -8,6 +8,7 @@ import prcoords
 import pytest
 import sqlalchemy as sa
 
+from geo.engine import clock
 from geo.errors import InputError
 from geo.engine.geodesy import distance_m
 from geo.ingest.import_areas import import_areas
@@ -18,7 +19,7 @@ from geo.ingest.records import NO_STATUS
 #: WGS-84 points inside the demo's streets (name, level label, lon, lat).
 PLACES = [("柳巷爱心驿站", "市总工会级", 112.567873, 37.866731), ("朝阳街环卫驿站", "区总工会级", 112.587536, 37.855008),
           ("开化寺银行网点", "市总工会级", 112.561896, 37.858674), ("迎泽公园邮政所", "省总工会级", 112.542383, 37.857634)]
-TODAY = dt.date.today()
+TODAY = clock.today()  # the service zone's date (Asia/Shanghai), as the product counts days
 
 
 def gcj(lon, lat):

@@ -8,13 +8,14 @@ import re
 
 import pytest
 
+from geo.engine import clock
 from geo.ingest.import_areas import import_areas
 from geo.ingest.import_points import import_demand
 from geo.ingest.import_sites import import_sites
 from geo.services.annual_report import annual_report
 from geo.services.report_render import csv_rows, render, report_to_html, report_to_markdown
 
-TODAY = dt.date.today()
+TODAY = clock.today()  # the service zone's date (Asia/Shanghai), as the product counts days
 NOTES = ["其中1个站点未填建成日期，按导入日期计（名单见数据质量明细）",
          "另有1个站点不在任何已导入街道内，未计入全区合计（名单见数据质量明细）"]
 
