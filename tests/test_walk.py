@@ -107,7 +107,7 @@ def test_pairs_from_network_equal_networkx(graph, points):
     from geo.engine.walk_network import pairs_from_network
 
     net, dx, dy, sx, sy = points
-    di, ci, dist = pairs_from_network(net, dx, dy, sx, sy, radius_m=800, max_snap_m=100, batch=4)
+    di, ci, dist = pairs_from_network(net, dx, dy, sx, sy, radius_m=800, max_snap_m=100)
     got = {(int(d), int(c)): v for d, c, v in zip(di, ci, dist)}
     assert len(got) == di.size  # each pair once
     expect = {}
@@ -119,3 +119,30 @@ def test_pairs_from_network_equal_networkx(graph, points):
     # the union over candidates is walking coverage by all of them
     cov, _, _ = walk_coverage_from_sites(net, dx, dy, sx, sy, radius_m=800, max_snap_m=100)
     assert np.array_equal(np.isin(np.arange(dx.size), di), cov)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bounded_search_reaches_what_scipy_reaches(seed):
+    """The sparse bounded Dijkstra returns exactly the nodes scipy's dense one finds within
+    each source's bound, at the same distances (random graphs with parallel edges, dead ends
+    and unreachable parts; bounds from 0 to beyond the whole graph)."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
+    from geo.engine.walk_dijkstra import reached_from_sources
+
+    rng = np.random.default_rng(seed)
+    n, m = 400, 900
+    u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+    w = rng.uniform(0.5, 50.0, m)
+    g = sp.csr_array((np.r_[w, w], (np.r_[u, v], np.r_[v, u])), shape=(n, n))
+    g.sum_duplicates()  # parallel edges: scipy keeps the sum, so do both sides here
+    sources = rng.integers(0, n, 30)
+    bounds = rng.choice([0.0, 10.0, 60.0, 150.0, 1e9], sources.size)
+    s, node, d = reached_from_sources(g, sources, bounds)
+    dense = dijkstra(g, directed=True, indices=sources)
+    for k in range(sources.size):
+        want = np.flatnonzero(dense[k] <= bounds[k])
+        mine = node[s == k]
+        assert sorted(mine.tolist()) == want.tolist()
+        np.testing.assert_allclose(d[s == k][np.argsort(mine)], dense[k][want], rtol=0, atol=1e-9)

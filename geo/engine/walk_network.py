@@ -18,6 +18,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from geo.engine.coverage import float_array, geodesic_distance, nearest_distance_from_sites
+from geo.engine.walk_dijkstra import reached_from_sources
 
 __all__ = ["StreetNetwork", "network_from_pbf", "arrays_from_graph", "walk_coverage_from_sites",
            "pairs_from_network"]
@@ -171,13 +172,14 @@ def walk_coverage_from_sites(
 
 
 def pairs_from_network(
-    graph_or_arrays, demand_lon, demand_lat, cand_lon, cand_lat, *, radius_m, max_snap_m=100.0, batch=64
+    graph_or_arrays, demand_lon, demand_lat, cand_lon, cand_lat, *, radius_m, max_snap_m=100.0
 ):
     """All ``(demand, candidate, walking distance)`` pairs within ``radius_m`` on foot.
 
     The same distance as :func:`walk_coverage_from_sites` (snap + path + snap, both snaps
     at most ``max_snap_m``; a candidate farther than ``radius_m`` from the network reaches
-    nothing): one Dijkstra bounded by ``radius_m`` per candidate node, ``batch`` at a time.
+    nothing): one Dijkstra per candidate node, bounded by the radius less its snap, that
+    returns only the nodes it reaches (:func:`geo.engine.walk_dijkstra.reached_from_sources`).
 
     Returns
     -------
@@ -198,19 +200,21 @@ def pairs_from_network(
     by_node = routable[np.argsort(dn[routable], kind="stable")]  # demand grouped by its node
     nodes, start = np.unique(dn[by_node], return_index=True)
     count = np.diff(np.r_[start, by_node.size])
-    out = []
-    for k in range(0, cands.size, int(batch)):
-        cb = cands[k:k + int(batch)]
-        reach = dijkstra(net.matrix, directed=True, indices=cn[cb], limit=radius_m)[:, nodes] + cd[cb][:, None]
-        r, u = np.nonzero(reach <= radius_m)
-        n_at = count[u]
-        first = np.repeat(start[u] - np.cumsum(np.r_[0, n_at[:-1]]), n_at) + np.arange(int(n_at.sum()))
-        di = by_node[first]
-        rr = np.repeat(r, n_at)
-        dist = np.repeat(reach[r, u], n_at) + dd[di]
-        keep = dist <= radius_m
-        out.append((di[keep], cb[rr[keep]], dist[keep]))
-    if not out:
-        return empty
-    return tuple(np.concatenate(v) for v in zip(*out))
+    slot = np.full(net.lon.size, -1, dtype=np.int64)
+    slot[nodes] = np.arange(nodes.size)
+    # each candidate's search stops where snap + path passes the radius (1 um of slack for
+    # rounding; the exact test is below): only reached nodes come back, never a dense row
+    src, node, path = reached_from_sources(net.matrix, cn[cands], np.minimum(radius_m, radius_m - cd[cands] + 1e-6))
+    u = slot[node]
+    hit = u >= 0
+    r, u = src[hit], u[hit]
+    reach = path[hit] + cd[cands][r]
+    ok = reach <= radius_m
+    r, u, reach = r[ok], u[ok], reach[ok]
+    n_at = count[u]
+    first = np.repeat(start[u] - np.cumsum(np.r_[0, n_at[:-1]]), n_at) + np.arange(int(n_at.sum()))
+    di = by_node[first]
+    dist = np.repeat(reach, n_at) + dd[di]
+    keep = dist <= radius_m
+    return di[keep], cands[np.repeat(r, n_at)[keep]], dist[keep]
 
