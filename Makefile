@@ -43,6 +43,7 @@ pg:
 	@psql -h /var/run/postgresql -d $(PG_DB) -qc "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
 
 bench: sys venv pg
+	$(PY) -m pip install -q -c requirements.lock -e '.[test,bench]'
 	for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b --small || exit 1; done
 
 clean:
